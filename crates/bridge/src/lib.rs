@@ -1,1 +1,11 @@
-//! placeholder
+//! btp-aws-bridge: the app and its command line.
+//!
+//! - [`cli`]: the clap command tree and the dispatch to [`commands`].
+//! - [`commands`]: one module per subcommand (`dev`, `env`, `creds`).
+//! - [`config`]: process-level settings read once from the environment (extra CA certificates).
+//! - [`telemetry`]: the one tracing initialiser (compact for humans, JSON with `LOG_FORMAT=json`).
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod telemetry;

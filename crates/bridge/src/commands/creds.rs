@@ -1,0 +1,144 @@
+//! `bridge creds put|get|list|delete` against whichever Credential Store the environment binds:
+//! the real one on BTP, or the local one of `bridge dev` (point `VCAP_SERVICES_FILE_PATH` at
+//! its generated binding and `BRIDGE_EXTRA_CA_CERTS` at its CA, as `bridge dev` prints).
+
+use std::io::Read as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use cfenv::{Env, Secret, Vcap};
+use credstore::{Client, ClientOptions, CredentialStore, CredentialType, NewCredential, WriteMode};
+
+use crate::cli::{CredKind, CredsArgs, CredsOp};
+use crate::config;
+
+/// Runs one `bridge creds` operation.
+pub async fn run(args: CredsArgs) -> ExitCode {
+    let (client, namespace) = match connect(&args) {
+        Ok(c) => c,
+        Err(e) => return super::misconfigured(&e),
+    };
+    match execute(&client, &namespace, &args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => super::fail(&e),
+    }
+}
+
+fn connect(args: &CredsArgs) -> anyhow::Result<(Client, String)> {
+    let namespace = args
+        .namespace
+        .clone()
+        .ok_or_else(|| anyhow!("--namespace (or BRIDGE_CREDSTORE_NAMESPACE) is required"))?;
+    credstore::model::validate_namespace(&namespace).context("--namespace")?;
+    let vcap = Vcap::from_env(&Env::from_process()).context(
+        "no Credential Store binding: run inside Cloud Foundry, or under `bridge dev` export the \
+         VCAP_SERVICES_FILE_PATH and BRIDGE_EXTRA_CA_CERTS it prints",
+    )?;
+    let binding = vcap.credstore(args.instance.as_deref())?;
+    let options = ClientOptions {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        extra_roots_pem: config::extra_roots()?,
+    };
+    let client = Client::from_binding(&binding, &options)?;
+    Ok((client, namespace))
+}
+
+fn kind(k: CredKind) -> CredentialType {
+    match k {
+        CredKind::Password => CredentialType::Password,
+        CredKind::Key => CredentialType::Key,
+    }
+}
+
+#[allow(clippy::print_stdout)]
+async fn execute(client: &Client, namespace: &str, args: &CredsArgs) -> anyhow::Result<()> {
+    let ty = kind(args.kind);
+    match &args.op {
+        CredsOp::Put {
+            name,
+            value_env,
+            username,
+            format,
+            metadata,
+            create_only,
+        } => {
+            let value = read_value(value_env.as_deref())?;
+            let mut new = NewCredential::new(name.clone(), value);
+            new.username = username.clone();
+            new.format = format.clone();
+            new.metadata = metadata.clone();
+            let mode = if *create_only {
+                WriteMode::CreateOnly
+            } else {
+                WriteMode::Upsert
+            };
+            let stored = client.write(ty, namespace, &new, mode).await?;
+            println!("stored {ty} {:?} in namespace {namespace:?}", stored.name);
+        }
+        CredsOp::Get { name, value } => {
+            let c = client.read(ty, namespace, name).await?;
+            if *value {
+                println!("{}", c.value.expose());
+            } else {
+                let json = serde_json::json!({
+                    "type": ty.path(),
+                    "namespace": namespace,
+                    "id": c.id,
+                    "name": c.name,
+                    "modifiedAt": c.modified_at,
+                    "username": c.username,
+                    "format": c.format,
+                    "metadata": c.metadata,
+                    "value": "[redacted: use --value to print it]",
+                });
+                println!("{}", serde_json::to_string_pretty(&json)?);
+            }
+        }
+        CredsOp::List => {
+            let items = client.list(ty, namespace).await?;
+            if items.is_empty() {
+                println!("no {ty} credentials in namespace {namespace:?}");
+            }
+            for m in items {
+                println!(
+                    "{}\t{}\t{}",
+                    m.name,
+                    m.modified_at.as_deref().unwrap_or("-"),
+                    m.username.or(m.format).as_deref().unwrap_or("-"),
+                );
+            }
+        }
+        CredsOp::Delete { name } => {
+            client.delete(ty, namespace, name).await?;
+            println!("deleted {ty} {name:?} from namespace {namespace:?}");
+        }
+    }
+    Ok(())
+}
+
+fn read_value(from_env: Option<&str>) -> anyhow::Result<Secret> {
+    let value = match from_env {
+        Some(var) => {
+            std::env::var(var).with_context(|| format!("--value-env: {var} is not set"))?
+        }
+        None => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the value from standard input")?;
+            // One trailing newline is the shell's, not the value's.
+            if s.ends_with('\n') {
+                s.pop();
+                if s.ends_with('\r') {
+                    s.pop();
+                }
+            }
+            s
+        }
+    };
+    if value.is_empty() {
+        bail!("value: empty (pipe it on standard input or use --value-env)");
+    }
+    Ok(Secret::new(value))
+}

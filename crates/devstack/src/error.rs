@@ -1,0 +1,40 @@
+//! The dev stack's error type.
+//!
+//! Policy: these errors happen at start-up (data directory, keys, TLS, binding a port) and are
+//! reported to the developer by `bridge dev`; request-time failures of the stand-ins are
+//! answered in each protocol's own error format and never surface here. Messages name the file
+//! or the port, never key material.
+
+use std::path::PathBuf;
+
+/// What can stop the dev stack from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    /// A file in the data directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file in the data directory exists but cannot be used.
+    #[error("{}: unusable ({reason}); delete it to start afresh", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Certificates or keys could not be made.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// A port could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}

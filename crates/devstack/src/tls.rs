@@ -1,0 +1,226 @@
+//! The local certificate authority and TLS serving for the dev stack.
+//!
+//! Real BTP services are HTTPS only, and some clients insist on it (`@sap/xssec` fetches keys
+//! only over `https://`). So the dev stack serves TLS with certificates from a CA it creates on
+//! first start in the data directory (`ca.pem`, `ca-key.pem` mode 0600). Clients trust that CA
+//! through `BRIDGE_EXTRA_CA_CERTS` (ours) or `NODE_EXTRA_CA_CERTS` (Node). The same CA issues
+//! client certificates for mTLS bindings.
+//!
+//! [`serve_tls`] is a small accept loop over `tokio-rustls` and `hyper-util` rather than
+//! `axum-server`, because handlers need the verified client certificate of the connection
+//! (mTLS authentication), which is attached to every request as a [`PeerCertificate`].
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls::ServerConfig;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+
+use crate::error::DevError;
+use crate::files;
+
+/// The subject of a verified client certificate, attached to each request of an mTLS
+/// connection.
+#[derive(Debug, Clone)]
+pub struct PeerCertificate {
+    /// The DER of the leaf certificate the client presented (already verified against the CA).
+    pub der: Vec<u8>,
+}
+
+/// The dev stack's certificate authority.
+pub struct DevCa {
+    cert_pem: String,
+    key: KeyPair,
+}
+
+fn ca_params() -> Result<CertificateParams, DevError> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, "btp-aws-bridge dev stack");
+    dn.push(DnType::CommonName, "btp-aws-bridge local CA");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    Ok(params)
+}
+
+fn tls_err(e: impl std::fmt::Display) -> DevError {
+    DevError::Tls(e.to_string())
+}
+
+impl DevCa {
+    /// Loads the CA from `dir`, or creates it there on first use.
+    pub fn load_or_create(dir: &Path) -> Result<Self, DevError> {
+        let cert_path = dir.join("ca.pem");
+        let key_path = dir.join("ca-key.pem");
+        if cert_path.exists() && key_path.exists() {
+            let cert_pem = files::read_string(&cert_path)?;
+            let key = KeyPair::from_pem(&files::read_string(&key_path)?).map_err(|e| {
+                DevError::Corrupt {
+                    path: key_path.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            return Ok(Self { cert_pem, key });
+        }
+        let key = KeyPair::generate().map_err(tls_err)?;
+        let mut params = ca_params()?;
+        let now = time_now();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(3650);
+        let cert = params.self_signed(&key).map_err(tls_err)?;
+        files::write_private(&key_path, key.serialize_pem().as_bytes())?;
+        files::write_public(&cert_path, cert.pem().as_bytes())?;
+        Ok(Self {
+            cert_pem: cert.pem(),
+            key,
+        })
+    }
+
+    /// The CA certificate (PEM), for clients to trust.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    fn issue(&self, params: CertificateParams) -> Result<(String, String), DevError> {
+        let key = KeyPair::generate().map_err(tls_err)?;
+        let issuer = Issuer::new(ca_params()?, &self.key);
+        let cert = params.signed_by(&key, &issuer).map_err(tls_err)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    /// Issues a server certificate for `names` (DNS names or IP addresses); returns
+    /// (certificate PEM, key PEM).
+    pub fn issue_server(&self, names: &[&str]) -> Result<(String, String), DevError> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
+        params.subject_alt_names = names
+            .iter()
+            .map(|n| match n.parse() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => Ok(SanType::DnsName((*n).try_into().map_err(tls_err)?)),
+            })
+            .collect::<Result<_, DevError>>()?;
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().copied().unwrap_or("localhost"),
+        );
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let now = time_now();
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + time::Duration::days(365);
+        self.issue(params)
+    }
+
+    /// Issues a client certificate with common name `cn`, valid for `days`; returns
+    /// (certificate PEM, key PEM).
+    pub fn issue_client(&self, cn: &str, days: i64) -> Result<(String, String), DevError> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let now = time_now();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::days(days);
+        self.issue(params)
+    }
+
+    /// A rustls server configuration for `names`. Client certificates issued by this CA are
+    /// verified when presented; connections without one are still accepted (the service then
+    /// asks for another kind of authentication).
+    pub fn server_config(&self, names: &[&str]) -> Result<Arc<ServerConfig>, DevError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let (cert_pem, key_pem) = self.issue_server(names)?;
+        let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(tls_err)?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(tls_err)?;
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in CertificateDer::pem_slice_iter(self.cert_pem.as_bytes()) {
+            roots.add(ca.map_err(tls_err)?).map_err(tls_err)?;
+        }
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .allow_unauthenticated()
+                .build()
+                .map_err(tls_err)?;
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls_err)?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certs, key)
+            .map_err(tls_err)?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+fn time_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+/// Serves `app` over TLS on `listener` until `shutdown` resolves, then lets open connections
+/// finish for up to five seconds.
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    config: Arc<ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let peer = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| PeerCertificate { der: c.to_vec() });
+            let app = app.layer(axum::Extension(peer));
+            let service = TowerToHyperService::new(app);
+            let builder = Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
