@@ -1,1 +1,116 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <task>`.
+//!
+//! - `ci`: everything CI checks, in order: install the pinned third-party test tools
+//!   (idempotently, into the ignored `.tools/`), `cargo fmt --check`, `cargo clippy -D warnings`,
+//!   every test of the workspace, then the secret scan of all test logs. `.ci/run` calls exactly
+//!   this, and it is the README's test command.
+//! - `install`: only the tool installation step.
+//! - `scan`: only the secret scan (over `target/test-logs`).
+
+mod install;
+mod scan;
+#[cfg(test)]
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+
+fn main() -> anyhow::Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let root = root();
+    match task.as_str() {
+        "ci" => ci(&root),
+        "install" => install::all(&root),
+        "scan" => scan::run(&root.join("target").join("test-logs")).map(|_| ()),
+        _ => {
+            bail!("usage: cargo xtask <ci|install|scan>");
+        }
+    }
+}
+
+/// The workspace root.
+fn root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(Path::to_path_buf).unwrap_or(here)
+}
+
+#[allow(clippy::print_stdout)]
+fn step(name: &str) -> Instant {
+    println!("==> {name}");
+    Instant::now()
+}
+
+#[allow(clippy::print_stdout)]
+fn done(name: &str, started: Instant) {
+    println!("<== {name} ({:.1} s)", started.elapsed().as_secs_f64());
+}
+
+fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo).args(args).current_dir(root))
+}
+
+/// Runs a command, inheriting stdout/stderr, and fails if it fails.
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn ci(root: &Path) -> anyhow::Result<()> {
+    let all = Instant::now();
+    let t = step("install test tools");
+    install::all(root)?;
+    done("install test tools", t);
+
+    let t = step("cargo fmt --check");
+    cargo(root, &["fmt", "--all", "--check"])?;
+    done("cargo fmt --check", t);
+
+    let t = step("cargo clippy");
+    cargo(
+        root,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    done("cargo clippy", t);
+
+    let logs = root.join("target").join("test-logs");
+    if logs.exists() {
+        std::fs::remove_dir_all(&logs)
+            .with_context(|| format!("cannot clear {}", logs.display()))?;
+    }
+    let t = step("cargo test");
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo_bin)
+        .args(["test", "--workspace", "--locked"])
+        .env("BRIDGE_TEST_LOGS", &logs)
+        .env("BRIDGE_TOOLS_DIR", root.join(".tools"))
+        .current_dir(root))?;
+    done("cargo test", t);
+
+    let t = step("secret scan of test logs");
+    scan::run(&logs)?;
+    done("secret scan of test logs", t);
+
+    println!(
+        "ci: all checks passed in {:.0} s",
+        all.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

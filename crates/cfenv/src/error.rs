@@ -71,19 +71,9 @@ pub enum Error {
     },
 
     /// A service instance was found, but one of its fields is missing or invalid.
-    #[error("{origin}: service instance `{instance}` (label `{label}`): {path}: {problem}")]
-    Field {
-        /// The variable or file the document came from.
-        origin: String,
-        /// The instance's `name`.
-        instance: String,
-        /// The instance's `label`.
-        label: String,
-        /// The field path inside the instance, e.g. `credentials.url`.
-        path: String,
-        /// What is wrong there.
-        problem: Problem,
-    },
+    /// (Boxed to keep `Error` small for the crates that wrap it.)
+    #[error("{0}")]
+    Field(Box<FieldError>),
 
     /// No bound instance matches the query.
     #[error(
@@ -118,6 +108,31 @@ pub enum Error {
         /// Its value as set (a port is not a secret).
         value: String,
     },
+}
+
+/// The details of [`Error::Field`]: where the bad field is and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The variable or file the document came from.
+    pub origin: String,
+    /// The instance's `name`.
+    pub instance: String,
+    /// The instance's `label`.
+    pub label: String,
+    /// The field path inside the instance, e.g. `credentials.url`.
+    pub path: String,
+    /// What is wrong there.
+    pub problem: Problem,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: service instance `{}` (label `{}`): {}: {}",
+            self.origin, self.instance, self.label, self.path, self.problem
+        )
+    }
 }
 
 /// What is wrong with one field. The wording never includes the field's value.
@@ -259,12 +274,21 @@ impl Error {
     /// The origin (variable or file) the error is about, when it is about a document.
     pub fn origin(&self) -> Option<&str> {
         match self {
+            Self::Field(field) => Some(&field.origin),
             Self::Json { origin, .. }
             | Self::Shape { origin, .. }
-            | Self::Field { origin, .. }
             | Self::NotBound { origin, .. }
             | Self::Ambiguous { origin, .. } => Some(origin),
             Self::NotSet { .. } | Self::ReadFile { .. } | Self::InvalidPort { .. } => None,
+        }
+    }
+
+    /// The problem with a field, for [`Error::Field`] and [`Error::Shape`].
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            Self::Field(field) => Some(&field.problem),
+            Self::Shape { problem, .. } => Some(problem),
+            _ => None,
         }
     }
 }

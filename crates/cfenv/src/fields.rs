@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::{Error, Problem, Secret};
+use crate::{Error, FieldError, Problem, Secret};
 
 /// Where an object sits, for error messages.
 #[derive(Debug, Clone, Copy)]
@@ -100,16 +100,9 @@ impl<'a> Obj<'a> {
 
     /// Like [`Obj::str`], but a missing field says which other field requires it.
     pub(crate) fn str_required_by(&self, field: &str, by: &str) -> Result<&'a str, Error> {
-        self.str(field).map_err(|error| match error {
-            Error::Field {
-                problem: Problem::Missing,
-                ..
-            }
-            | Error::Shape {
-                problem: Problem::Missing,
-                ..
-            } => self.error(field, Problem::RequiredBy(by.to_owned())),
-            other => other,
+        self.str(field).map_err(|error| match error.problem() {
+            Some(Problem::Missing) => self.error(field, Problem::RequiredBy(by.to_owned())),
+            _ => error,
         })
     }
 
@@ -217,13 +210,13 @@ pub(crate) fn error_at(ctx: Ctx<'_>, path: String, problem: Problem) -> Error {
             origin,
             instance,
             label,
-        } => Error::Field {
+        } => Error::Field(Box::new(FieldError {
             origin: origin.to_owned(),
             instance: instance.to_owned(),
             label: label.to_owned(),
             path,
             problem,
-        },
+        })),
     }
 }
 

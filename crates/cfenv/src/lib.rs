@@ -56,7 +56,7 @@ mod xsuaa;
 pub use application::{Limits, VcapApplication};
 pub use credstore::{CredStoreAuth, CredStoreBinding, CredStoreEncryption};
 pub use env::{Env, port, vars};
-pub use error::{Error, InstanceRef, Problem, Query};
+pub use error::{Error, FieldError, InstanceRef, Problem, Query};
 pub use postgres::PostgresBinding;
 pub use privatelink::PrivateLinkBinding;
 pub use secret::Secret;

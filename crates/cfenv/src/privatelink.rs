@@ -63,10 +63,10 @@ fn check_host(hostname: &str) -> Result<(), &'static str> {
     {
         return Err("only letters, digits, `-` and `.` are allowed after the leading `*.`");
     }
-    if let Some(port) = port {
-        if !matches!(port.parse::<u16>(), Ok(p) if p != 0) {
-            return Err("invalid port number");
-        }
+    if let Some(port) = port
+        && !matches!(port.parse::<u16>(), Ok(p) if p != 0)
+    {
+        return Err("invalid port number");
     }
     Ok(())
 }

@@ -81,6 +81,7 @@ struct Inner {
     server_public_b64: String,
     client_public: PublicKey,
     page_size: usize,
+    reads: std::sync::atomic::AtomicU64,
 }
 
 /// The local Credential Store: its keys, its data and its HTTP routes.
@@ -159,6 +160,7 @@ impl LocalCredStore {
                 server_key,
                 client_key_b64: Secret::new(identity.client_private_key),
                 page_size: config.page_size.max(1),
+                reads: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -190,7 +192,7 @@ impl LocalCredStore {
         serde_json::json!({
             "url": url,
             "username": self.inner.username,
-            "expires_at": expires.format("%Y-%m-%dT%H:%M:%S%.1fZ").to_string(),
+            "expires_at": expires.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             "encryption": {
                 "client_private_key": self.inner.client_key_b64.expose(),
                 "server_public_key": self.inner.server_public_b64,
@@ -221,6 +223,11 @@ impl LocalCredStore {
                 tracing::error!(error = %e, "local credential store cannot persist");
                 internal()
             })
+    }
+
+    /// How many single-credential reads this store has answered (for tests and metrics).
+    pub fn read_count(&self) -> u64 {
+        self.inner.reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Where the sealed data lives.
@@ -451,6 +458,10 @@ fn read(
     headers: &HeaderMap,
 ) -> Result<Response, Response> {
     let name = required_name(params)?;
+    store
+        .inner
+        .reads
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let data = data(store);
     let Some(s) = data
         .get(namespace)

@@ -31,3 +31,24 @@ pub fn node_modules() -> Option<PathBuf> {
     let dir = tools_dir().join("node").join("node_modules");
     dir.is_dir().then_some(dir)
 }
+
+/// A `node` command running `tools/node/<script>` with the pinned npm packages that
+/// `cargo xtask ci` installed into `.tools/node`. Panics with instructions if they are missing:
+/// a test that needs a third-party client must fail, not skip, without it.
+pub fn node_script(script: &str) -> std::process::Command {
+    let dir = tools_dir().join("node");
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "{} is missing: run `cargo xtask ci` (it installs the pinned npm packages of tools/node)",
+        dir.join("node_modules").display()
+    );
+    // Copy the script next to node_modules so its imports resolve there.
+    let src = workspace_root().join("tools").join("node").join(script);
+    let dst = dir.join(script);
+    if let Err(e) = std::fs::copy(&src, &dst) {
+        panic!("cannot copy {} to {}: {e}", src.display(), dst.display());
+    }
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(dst);
+    cmd
+}
