@@ -118,6 +118,11 @@ pub struct ServiceInstance {
     pub binding_name: Option<String>,
     credentials: Option<Map<String, Value>>,
     extra: Map<String, Value>,
+    /// How modelled keys that hold nothing were written (`null`, `""`, `[]`), so `to_json`
+    /// writes them back the same way; a key missing here was missing in the input.
+    blank: Map<String, Value>,
+    /// Whether `label` was missing or blank and the group key stood in for it.
+    implicit_label: bool,
 }
 
 impl ServiceInstance {
@@ -134,6 +139,14 @@ impl ServiceInstance {
             binding_name: None,
             credentials: Some(Map::new()),
             extra: Map::new(),
+            // Written the way Cloud Foundry writes them.
+            blank: [
+                ("tags".to_owned(), Value::Array(Vec::new())),
+                ("binding_name".to_owned(), Value::Null),
+            ]
+            .into_iter()
+            .collect(),
+            implicit_label: false,
         }
     }
 
@@ -215,14 +228,15 @@ impl ServiceInstance {
         let obj = Obj::new(Ctx::Document { origin }, path, map);
         // Cloud Foundry always writes `label`; hand-written documents sometimes leave it out,
         // and then the group key is the label, as it is on Cloud Foundry.
-        let label = obj.opt_string("label")?.unwrap_or_else(|| group.to_owned());
+        let label = obj.opt_string("label")?;
         let credentials = match map.get("credentials") {
             None | Some(Value::Null) => None,
             Some(Value::Object(credentials)) => Some(credentials.clone()),
             Some(_) => return Err(obj.error("credentials", Problem::ExpectedObject)),
         };
-        Ok(Self {
-            label,
+        let mut instance = Self {
+            implicit_label: label.is_none(),
+            label: label.unwrap_or_else(|| group.to_owned()),
             name: obj.string("name")?,
             plan: obj.opt_string("plan")?,
             tags: obj.string_list("tags")?,
@@ -234,32 +248,49 @@ impl ServiceInstance {
                 .filter(|(key, _)| !KNOWN_KEYS.contains(&key.as_str()))
                 .map(|(key, value)| (key.clone(), value.clone()))
                 .collect(),
-        })
+            blank: Map::new(),
+        };
+        for (key, value) in map {
+            let holds_nothing = match key.as_str() {
+                "label" => instance.implicit_label,
+                "plan" => instance.plan.is_none(),
+                "tags" => instance.tags.is_empty(),
+                "instance_name" => instance.instance_name.is_none(),
+                "binding_name" => instance.binding_name.is_none(),
+                "credentials" => instance.credentials.is_none(),
+                _ => false,
+            };
+            if holds_nothing {
+                instance.blank.insert(key.clone(), value.clone());
+            }
+        }
+        Ok(instance)
     }
 
-    fn to_value(&self) -> Value {
+    /// The instance as a JSON object, listed under `group`.
+    fn to_value(&self, group: &str) -> Value {
         let mut map = self.extra.clone();
-        map.insert("label".to_owned(), Value::from(self.label.as_str()));
-        map.insert("name".to_owned(), Value::from(self.name.as_str()));
-        if let Some(plan) = &self.plan {
-            map.insert("plan".to_owned(), Value::from(plan.as_str()));
-        }
-        map.insert("tags".to_owned(), Value::from(self.tags.clone()));
-        if let Some(instance_name) = &self.instance_name {
-            map.insert(
-                "instance_name".to_owned(),
-                Value::from(instance_name.as_str()),
-            );
-        }
-        if let Some(binding_name) = &self.binding_name {
-            map.insert(
-                "binding_name".to_owned(),
-                Value::from(binding_name.as_str()),
-            );
-        }
-        if let Some(credentials) = &self.credentials {
-            map.insert("credentials".to_owned(), Value::Object(credentials.clone()));
-        }
+        // A modelled key that holds nothing is written as it was read, or left out.
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value.or_else(|| self.blank.get(key).cloned()) {
+                map.insert(key.to_owned(), value);
+            }
+        };
+        let label = (!self.implicit_label || self.label != group).then_some(self.label.as_str());
+        put("label", label.map(Value::from));
+        put("name", Some(Value::from(self.name.as_str())));
+        put("plan", self.plan.as_deref().map(Value::from));
+        let tags = (!self.tags.is_empty()).then(|| Value::from(self.tags.clone()));
+        put("tags", tags);
+        put(
+            "instance_name",
+            self.instance_name.as_deref().map(Value::from),
+        );
+        put(
+            "binding_name",
+            self.binding_name.as_deref().map(Value::from),
+        );
+        put("credentials", self.credentials.clone().map(Value::Object));
         Value::Object(map)
     }
 }
@@ -429,7 +460,7 @@ impl Vcap {
             out.push(':');
             let items: Vec<Value> = self.instances[start..end]
                 .iter()
-                .map(ServiceInstance::to_value)
+                .map(|instance| instance.to_value(key))
                 .collect();
             out.push_str(&Value::Array(items).to_string());
             start = end;

@@ -91,6 +91,11 @@ pub struct XsuaaBinding {
 impl XsuaaBinding {
     pub(crate) fn parse(origin: &str, instance: &ServiceInstance) -> Result<Self, Error> {
         let c = instance.credentials_obj(origin)?;
+        // The fields every type needs come first, so their errors come first.
+        let clientid = c.string("clientid")?;
+        let url = c.url("url")?;
+        let uaadomain = c.string("uaadomain")?;
+        let xsappname = c.string("xsappname")?;
         let credential_type = XsuaaCredentialType::parse(c.opt_str("credential-type")?);
         let by = format!("credential-type `{credential_type}`");
         let (clientsecret, certificate, key, certurl) = match credential_type {
@@ -119,15 +124,15 @@ impl XsuaaBinding {
         };
         Ok(Self {
             instance_name: instance.name.clone(),
-            clientid: c.string("clientid")?,
+            clientid,
             clientsecret,
             credential_type,
             certificate,
             key,
             certurl,
-            url: c.url("url")?,
-            uaadomain: c.string("uaadomain")?,
-            xsappname: c.string("xsappname")?,
+            url,
+            uaadomain,
+            xsappname,
             identityzone: c.opt_string("identityzone")?,
             zoneid,
             tenantmode: c.opt_string("tenantmode")?,

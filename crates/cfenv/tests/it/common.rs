@@ -22,21 +22,25 @@ pub(crate) fn vcap(name: &str) -> Vcap {
     Vcap::from_json(&fixture(name), "VCAP_SERVICES").unwrap()
 }
 
-/// A document with one instance per `(label, name, tags, credentials)`.
+/// A document with one instance per `(label, name, tags, credentials)`, grouped by label in
+/// order of first appearance.
 pub(crate) fn doc(instances: &[(&str, &str, &[&str], Value)]) -> Vcap {
-    let mut groups = serde_json::Map::new();
-    let mut order = Vec::new();
+    let mut groups: Vec<(&str, Vec<Value>)> = Vec::new();
     for (label, name, tags, credentials) in instances {
         let entry = serde_json::json!({
             "label": label, "name": name, "tags": tags, "credentials": credentials,
         });
-        if !groups.contains_key(*label) {
-            order.push(label.to_string());
-            groups.insert(label.to_string(), Value::Array(Vec::new()));
+        match groups.iter_mut().find(|(l, _)| l == label) {
+            Some((_, entries)) => entries.push(entry),
+            None => groups.push((label, vec![entry])),
         }
-        groups[*label].as_array_mut().unwrap().push(entry);
     }
-    Vcap::from_json(&Value::Object(groups).to_string(), "VCAP_SERVICES").unwrap()
+    // Written by hand: a serde_json::Map would sort the labels.
+    let body: Vec<String> = groups
+        .into_iter()
+        .map(|(label, entries)| format!("{}:{}", Value::from(label), Value::Array(entries)))
+        .collect();
+    Vcap::from_json(&format!("{{{}}}", body.join(",")), "VCAP_SERVICES").unwrap()
 }
 
 /// A document with one instance of `label` named `name` holding `credentials`.

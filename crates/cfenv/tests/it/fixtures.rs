@@ -216,3 +216,49 @@ fn from_file_reads_a_fixture_and_names_the_path_in_errors() {
             .starts_with(&format!("{}: ", broken.display()))
     );
 }
+
+#[test]
+fn round_trip_keeps_how_empty_keys_were_written() {
+    // Hand-written documents: label left out, empty or null keys, no tags at all.
+    let cases = [
+        r#"{"xsuaa":[{"name":"a"}]}"#,
+        r#"{"xsuaa":[{"name":"a","label":"","plan":"","tags":null,"binding_name":null,"credentials":null}]}"#,
+        r#"{"x":[{"name":"a","label":"other","tags":[],"instance_name":"","credentials":{}}]}"#,
+        r#"{"empty":[],"y":[{"name":"b","volume_mounts":[],"provider":null}]}"#,
+    ];
+    for json in cases {
+        let vcap = Vcap::from_json(json, "VCAP_SERVICES").unwrap();
+        let written: serde_json::Value = serde_json::from_str(&vcap.to_json()).unwrap();
+        let mut original: serde_json::Value = serde_json::from_str(json).unwrap();
+        // An empty group has no instance to keep it; it is the one thing not written back.
+        original.as_object_mut().unwrap().remove("empty");
+        assert_eq!(written, original, "{json}");
+        assert_eq!(
+            Vcap::from_json(&vcap.to_json(), "VCAP_SERVICES").unwrap(),
+            vcap
+        );
+    }
+}
+
+#[test]
+fn built_documents_look_like_cloud_foundry_ones() {
+    let credentials = serde_json::json!({ "hostname": "*.vpce-1.s3.eu-central-1.localhost" });
+    let vcap = Vcap::new(vec![
+        cfenv::ServiceInstance::new("privatelink", "pl")
+            .with_plan("standard")
+            .with_credentials(credentials.as_object().unwrap().clone()),
+        cfenv::ServiceInstance::new("user-provided", "cfg").with_tags(["aws"]),
+    ]);
+    let written: serde_json::Value = serde_json::from_str(&vcap.to_json()).unwrap();
+    assert_eq!(
+        written,
+        serde_json::json!({
+            "privatelink": [{ "label": "privatelink", "name": "pl", "instance_name": "pl",
+                              "binding_name": null, "plan": "standard", "tags": [],
+                              "credentials": credentials }],
+            "user-provided": [{ "label": "user-provided", "name": "cfg", "instance_name": "cfg",
+                                "binding_name": null, "tags": ["aws"], "credentials": {} }],
+        })
+    );
+    assert_eq!(vcap.privatelink(None).unwrap().instance_name, "pl");
+}

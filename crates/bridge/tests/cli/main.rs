@@ -1,0 +1,16 @@
+//! The `bridge` binary as a user runs it: real processes, real dev stack on ephemeral ports.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    unreachable_pub,
+    missing_docs
+)]
+
+/// `bridge creds …` against the local Credential Store.
+mod creds;
+/// `bridge dev`: banner, masking, shutdown.
+mod dev;
+/// `bridge env check`.
+mod env;
+/// Running the binary and capturing its output for the secret scan.
+mod util;

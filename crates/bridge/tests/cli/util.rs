@@ -1,0 +1,86 @@
+//! Helpers: run `bridge` with a controlled environment and capture what it printed.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A `bridge` command with an empty Cloud Foundry environment.
+pub fn bridge() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bridge"));
+    for var in [
+        "VCAP_SERVICES",
+        "VCAP_SERVICES_FILE_PATH",
+        "VCAP_APPLICATION",
+        "PORT",
+        "CF_INSTANCE_PORT",
+        "BRIDGE_EXTRA_CA_CERTS",
+        "BRIDGE_CREDSTORE_NAMESPACE",
+        "BRIDGE_CREDSTORE_INSTANCE",
+        "LOG_FORMAT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_LOG", "trace");
+    cmd
+}
+
+/// A `bridge` command bound to the dev stack whose files are in `data_dir`.
+pub fn bridge_for(data_dir: &Path) -> Command {
+    let mut cmd = bridge();
+    cmd.env(
+        "VCAP_SERVICES_FILE_PATH",
+        data_dir.join("vcap-services.json"),
+    )
+    .env("BRIDGE_EXTRA_CA_CERTS", data_dir.join("ca.pem"));
+    cmd
+}
+
+/// Runs `cmd` with `stdin`; stdout and stderr go to the scanned logs unless `stdout_is_secret`.
+pub fn run(cmd: &mut Command, stdin: &str, stdout_is_secret: bool) -> Run {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    let label = format!("{cmd:?}");
+    testkit::logs::capture_output(&format!("{label} (stderr)"), &run.stderr);
+    if !stdout_is_secret {
+        testkit::logs::capture_output(&format!("{label} (stdout)"), &run.stdout);
+    }
+    run
+}
+
+/// Starts a dev stack in `dir` on ephemeral ports and registers its secrets.
+pub async fn dev_stack(dir: &Path) -> devstack::DevStack {
+    testkit::logs::init();
+    let stack = devstack::DevStack::start(devstack::DevConfig::new(dir).ephemeral())
+        .await
+        .unwrap();
+    let creds = &stack.vcap_services()["credstore"][0]["credentials"];
+    testkit::logs::secret(creds["password"].as_str().unwrap());
+    testkit::logs::secret(creds["encryption"]["client_private_key"].as_str().unwrap());
+    stack
+}
