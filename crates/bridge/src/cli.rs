@@ -84,6 +84,10 @@ pub struct CredsArgs {
     /// The `credstore` instance to use when several are bound.
     #[arg(long, env = "BRIDGE_CREDSTORE_INSTANCE", global = true)]
     pub instance: Option<String>,
+    /// Use a service key (the JSON that `cf service-key` prints, or its `credentials` object)
+    /// instead of `VCAP_SERVICES`: for operators loading credentials from a workstation.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub service_key: Option<PathBuf>,
     /// Credential type.
     #[arg(
         long = "type",

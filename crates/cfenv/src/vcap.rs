@@ -380,7 +380,9 @@ impl Vcap {
     }
 
     /// Reads the document from the environment the way @sap/xsenv does: the file named by
-    /// `VCAP_SERVICES_FILE_PATH` if that is set, else `VCAP_SERVICES`.
+    /// `VCAP_SERVICES_FILE_PATH` if that is set, else `VCAP_SERVICES` (empty counts as unset).
+    /// A file that cannot be read is an error, not a reason to fall back. Kubernetes-style
+    /// `SERVICE_BINDING_ROOT` directories are not read.
     pub fn from_env(env: &Env) -> Result<Self, Error> {
         if let Some(path) = env.var(vars::VCAP_SERVICES_FILE_PATH) {
             return Self::from_file(Path::new(&path));

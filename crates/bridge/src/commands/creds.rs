@@ -31,17 +31,53 @@ fn connect(args: &CredsArgs) -> anyhow::Result<(Client, String)> {
         .clone()
         .ok_or_else(|| anyhow!("--namespace (or BRIDGE_CREDSTORE_NAMESPACE) is required"))?;
     credstore::model::validate_namespace(&namespace).context("--namespace")?;
-    let vcap = Vcap::from_env(&Env::from_process()).context(
-        "no Credential Store binding: run inside Cloud Foundry, or under `bridge dev` export the \
-         VCAP_SERVICES_FILE_PATH and BRIDGE_EXTRA_CA_CERTS it prints",
-    )?;
-    let binding = vcap.credstore(args.instance.as_deref())?;
+    let binding = match &args.service_key {
+        Some(path) => from_service_key(path)?,
+        None => {
+            let vcap = Vcap::from_env(&Env::from_process()).context(
+                "no Credential Store binding: run inside Cloud Foundry, pass --service-key, or \
+                 under `bridge dev` export the VCAP_SERVICES_FILE_PATH and BRIDGE_EXTRA_CA_CERTS \
+                 it prints",
+            )?;
+            vcap.credstore(args.instance.as_deref())?
+        }
+    };
     let options = ClientOptions {
         timeout: Duration::from_secs(args.timeout.max(1)),
         extra_roots_pem: config::extra_roots()?,
     };
     let client = Client::from_binding(&binding, &options)?;
     Ok((client, namespace))
+}
+
+/// Reads a Credential Store service key: either `cf service-key` output (with a
+/// `credentials` object, as newer cf CLIs print) or the bare credentials object.
+fn from_service_key(path: &std::path::Path) -> anyhow::Result<cfenv::CredStoreBinding> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--service-key: cannot read {}", path.display()))?;
+    // `cf service-key` prints a header line before the JSON; start at the first brace.
+    let json = text.find('{').map(|i| &text[i..]).unwrap_or(&text);
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+        anyhow!(
+            "--service-key {}: malformed JSON at line {}, column {}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let credentials = match value.get("credentials") {
+        Some(c) => c.clone(),
+        None => value,
+    };
+    let serde_json::Value::Object(map) = credentials else {
+        bail!("--service-key {}: expected a JSON object", path.display());
+    };
+    let origin = format!("--service-key {}", path.display());
+    let vcap = Vcap::new(vec![
+        cfenv::ServiceInstance::new("credstore", "service-key").with_credentials(map),
+    ]);
+    let vcap = Vcap::from_json(&vcap.to_json(), &origin)?;
+    Ok(vcap.credstore(None)?)
 }
 
 fn kind(k: CredKind) -> CredentialType {

@@ -176,3 +176,53 @@ fn no_binding_explains_what_to_set() {
     );
     assert!(!r.stderr.contains("panicked"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_key_file_instead_of_vcap() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dev_stack(dir.path()).await;
+    let creds = stack.vcap_services()["credstore"][0]["credentials"].clone();
+    // As `cf service-key` prints it: a header line, then the JSON.
+    let key_file = dir.path().join("key.txt");
+    let printed = format!(
+        "Getting key my-key for service instance my-credstore as admin...\n\n{}\n",
+        serde_json::to_string_pretty(&serde_json::json!({ "credentials": creds })).unwrap()
+    );
+    std::fs::write(&key_file, printed).unwrap();
+    let r = run(
+        bridge()
+            .env("BRIDGE_EXTRA_CA_CERTS", dir.path().join("ca.pem"))
+            .args(["creds", "-n", "ops", "put", "from-key", "--service-key"])
+            .arg(&key_file),
+        "service-key-value-777\n",
+        false,
+    );
+    testkit::logs::secret("service-key-value-777");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(
+        bridge()
+            .env("BRIDGE_EXTRA_CA_CERTS", dir.path().join("ca.pem"))
+            .args(["creds", "-n", "ops", "list", "--service-key"])
+            .arg(&key_file),
+        "",
+        false,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("from-key"));
+
+    std::fs::write(&key_file, "{\"credentials\": {\"url\": 5}}").unwrap();
+    let r = run(
+        bridge()
+            .args(["creds", "-n", "ops", "list", "--service-key"])
+            .arg(&key_file),
+        "",
+        false,
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--service-key") && r.stderr.contains("credentials.url"),
+        "{}",
+        r.stderr
+    );
+    stack.stop().await;
+}
