@@ -18,7 +18,18 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 
-fn main() -> anyhow::Result<()> {
+#[allow(clippy::print_stderr)]
+fn main() -> std::process::ExitCode {
+    match task() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn task() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     let root = root();
     match task.as_str() {

@@ -83,12 +83,10 @@ fn internal_dependencies_use_the_workspace() {
         );
         for line in manifest.lines() {
             for dep in &crates {
-                if line.trim_start().starts_with(&format!("{dep} "))
-                    || line.trim_start().starts_with(&format!("{dep}."))
-                {
-                    if !line.contains("workspace = true") {
-                        bad.push(format!("crates/{c}: {line}"));
-                    }
+                let names_dep = line.trim_start().starts_with(&format!("{dep} "))
+                    || line.trim_start().starts_with(&format!("{dep}."));
+                if names_dep && !line.contains("workspace = true") {
+                    bad.push(format!("crates/{c}: {line}"));
                 }
             }
         }

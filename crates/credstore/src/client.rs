@@ -194,7 +194,7 @@ impl Client {
             .get(ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let is_jose = resp.headers().get(CONTENT_TYPE).is_some_and(|v| is_jose(v));
+        let is_jose = resp.headers().get(CONTENT_TYPE).is_some_and(is_jose);
         let mut bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport(&e))? {
             if bytes.len() + chunk.len() > MAX_BODY {

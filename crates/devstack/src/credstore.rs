@@ -210,11 +210,11 @@ impl LocalCredStore {
                 "/api/v1/credentials/{kind}",
                 get(handle).post(handle).delete(handle),
             )
-            .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
+            .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint").into_response() })
             .with_state(self.clone())
     }
 
-    fn persist(&self, data: &Data) -> Result<(), Response> {
+    fn persist(&self, data: &Data) -> Result<(), Refusal> {
         let bytes = serde_json::to_vec(data).map_err(|_| internal())?;
         self.inner
             .vault
@@ -253,23 +253,39 @@ struct ErrorBody<'a> {
     message: &'a str,
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    let body = ErrorBody {
-        status: status.as_u16(),
-        error: status.canonical_reason().unwrap_or("Error"),
-        message,
-    };
-    let mut resp = (status, axum::Json(body)).into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"credstore\""),
-        );
-    }
-    resp
+/// A refused request: the one place where the local store's failures become HTTP responses.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    message: String,
 }
 
-fn internal() -> Response {
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            status: self.status.as_u16(),
+            error: self.status.canonical_reason().unwrap_or("Error"),
+            message: &self.message,
+        };
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"credstore\""),
+            );
+        }
+        resp
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Refusal {
+    Refusal {
+        status,
+        message: message.to_owned(),
+    }
+}
+
+fn internal() -> Refusal {
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
 
@@ -299,7 +315,8 @@ async fn handle(
         &body,
     );
     let resp = match resp {
-        Ok(r) | Err(r) => r,
+        Ok(r) => r,
+        Err(refusal) => refusal.into_response(),
     };
     tracing::info!(
         http.method = %method,
@@ -319,7 +336,7 @@ fn serve(
     mtls: bool,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     authenticate(store, mtls, headers)?;
     let (ty, list) = match kind {
         "password" => (CredentialType::Password, false),
@@ -357,7 +374,7 @@ fn serve(
     }
 }
 
-fn authenticate(store: &LocalCredStore, mtls: bool, headers: &HeaderMap) -> Result<(), Response> {
+fn authenticate(store: &LocalCredStore, mtls: bool, headers: &HeaderMap) -> Result<(), Refusal> {
     if mtls {
         // The TLS layer verified the certificate against the dev CA.
         return Ok(());
@@ -383,7 +400,7 @@ fn data(store: &LocalCredStore) -> std::sync::MutexGuard<'_, Data> {
     store.inner.data.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn required_name(params: &Params) -> Result<&str, Response> {
+fn required_name(params: &Params) -> Result<&str, Refusal> {
     let name = params.name.as_deref().ok_or_else(|| {
         error(
             StatusCode::BAD_REQUEST,
@@ -394,7 +411,7 @@ fn required_name(params: &Params) -> Result<&str, Response> {
     Ok(name)
 }
 
-fn not_found(ty: CredentialType, namespace: &str, name: &str, data: &Data) -> Response {
+fn not_found(ty: CredentialType, namespace: &str, name: &str, data: &Data) -> Refusal {
     if data.contains_key(namespace) {
         error(
             StatusCode::NOT_FOUND,
@@ -420,7 +437,7 @@ fn encrypted(
         .encrypt(json, chrono::Utc::now().timestamp())
     {
         Ok(j) => j,
-        Err(_) => return internal(),
+        Err(_) => return internal().into_response(),
     };
     let mut resp = (status, jwe).into_response();
     let h = resp.headers_mut();
@@ -456,7 +473,7 @@ fn read(
     namespace: &str,
     params: &Params,
     headers: &HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     let name = required_name(params)?;
     store
         .inner
@@ -493,7 +510,7 @@ fn write(
     namespace: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     if body.len() > MAX_REQUEST {
         return Err(error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -592,7 +609,7 @@ fn delete(
     ty: CredentialType,
     namespace: &str,
     params: &Params,
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     let name = required_name(params)?;
     let mut data = data(store);
     let exists = data
@@ -616,7 +633,7 @@ fn list_page(
     ty: CredentialType,
     namespace: &str,
     params: &Params,
-) -> Result<Response, Response> {
+) -> Result<Response, Refusal> {
     let page: usize = match params.page.as_deref() {
         None => 0,
         Some(p) => p.parse().map_err(|_| {

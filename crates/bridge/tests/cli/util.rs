@@ -65,7 +65,12 @@ pub fn run(cmd: &mut Command, stdin: &str, stdout_is_secret: bool) -> Run {
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     };
-    let label = format!("{cmd:?}");
+    // The label names the arguments only: the environment may hold the secrets under test.
+    let label = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
     testkit::logs::capture_output(&format!("{label} (stderr)"), &run.stderr);
     if !stdout_is_secret {
         testkit::logs::capture_output(&format!("{label} (stdout)"), &run.stdout);

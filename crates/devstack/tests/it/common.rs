@@ -65,10 +65,11 @@ pub fn register_secrets(vcap: &serde_json::Value) {
                         k.as_str(),
                         "password" | "client_private_key" | "key" | "private_key" | "clientsecret"
                     );
-                    if in_creds && secretish {
-                        if let Some(s) = v.as_str() {
-                            testkit::logs::secret(s);
-                        }
+                    if in_creds
+                        && secretish
+                        && let Some(s) = v.as_str()
+                    {
+                        testkit::logs::secret(s);
                     }
                     walk(v, in_creds || k == "credentials");
                 }
