@@ -49,7 +49,12 @@ pub fn check(args: &EnvCheckArgs) -> ExitCode {
         let required = args.require.contains(&kind);
         let result = match kind {
             BindingKind::Xsuaa => vcap.xsuaa(None).map(|b| b.instance_name),
-            BindingKind::Credstore => vcap.credstore(None).map(|b| b.instance_name),
+            BindingKind::Credstore => vcap.credstore(None).map(|b| {
+                if let Some(expiry) = b.expires_at.as_deref() {
+                    ok &= report_expiry(&b.instance_name, expiry, chrono::Utc::now());
+                }
+                b.instance_name
+            }),
             BindingKind::Privatelink => vcap.privatelink(None).map(|b| b.instance_name),
             BindingKind::Postgres => vcap.postgres(None).map(|b| b.instance_name),
         };
@@ -69,6 +74,41 @@ pub fn check(args: &EnvCheckArgs) -> ExitCode {
     } else {
         println!("result: FAILED");
         ExitCode::from(super::USAGE)
+    }
+}
+
+/// Credential Store bindings expire (60 days by default) and must then be recreated. Prints
+/// when; returns false once expired.
+#[allow(clippy::print_stdout)]
+fn report_expiry(instance: &str, expires_at: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    match chrono::DateTime::parse_from_rfc3339(expires_at) {
+        Err(_) => {
+            println!(
+                "credstore binding {instance}: expires_at {expires_at:?} is not an ISO-8601 time"
+            );
+            true
+        }
+        Ok(at) => {
+            let left = at.with_timezone(&chrono::Utc) - now;
+            if left <= chrono::Duration::zero() {
+                println!(
+                    "credstore binding {instance}: EXPIRED at {expires_at}; rebind the app (cf unbind-service / bind-service) or recreate the service key"
+                );
+                false
+            } else if left < chrono::Duration::days(7) {
+                println!(
+                    "credstore binding {instance}: WARNING: expires in {} h (at {expires_at}); rebind soon",
+                    left.num_hours()
+                );
+                true
+            } else {
+                println!(
+                    "credstore binding {instance}: valid until {expires_at} ({} days)",
+                    left.num_days()
+                );
+                true
+            }
+        }
     }
 }
 
