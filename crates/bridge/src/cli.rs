@@ -28,6 +28,41 @@ pub enum Command {
     Env(EnvCommand),
     /// Read and write credentials in the bound SAP Credential Store.
     Creds(CredsArgs),
+    /// Run the app from VCAP_SERVICES / VCAP_APPLICATION / PORT, as on Cloud Foundry.
+    Serve(ServeArgs),
+    /// Print a client-credentials access token of the bound XSUAA (stdout: the token only).
+    Token(TokenArgs),
+}
+
+/// Arguments of `bridge serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on (default: `PORT`, else 4004).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to listen on (default: all interfaces on Cloud Foundry, else loopback).
+    #[arg(long)]
+    pub host: Option<std::net::IpAddr>,
+    /// The `xsuaa` instance to use when several are bound.
+    #[arg(long, env = "BRIDGE_XSUAA_INSTANCE")]
+    pub xsuaa_instance: Option<String>,
+}
+
+/// Arguments of `bridge token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The `xsuaa` instance to use when several are bound.
+    #[arg(long, env = "BRIDGE_XSUAA_INSTANCE")]
+    pub xsuaa_instance: Option<String>,
+    /// Request only these scopes (repeatable); default: all the client's authorities.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Get the token for another zone (tenant) id (`x-zid` header).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Timeout of the token request, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
 }
 
 /// Arguments of `bridge dev`.
@@ -169,6 +204,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Dev(args) => commands::dev::run(args).await,
             Command::Env(EnvCommand::Check(args)) => commands::env::check(&args),
             Command::Creds(args) => commands::creds::run(args).await,
+            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Token(args) => commands::token::run(args).await,
         }
     })
 }

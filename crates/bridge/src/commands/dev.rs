@@ -22,7 +22,7 @@ pub async fn run(args: DevArgs) -> ExitCode {
     };
     print_banner(&stack);
     if !args.exit_after_start {
-        shutdown_signal().await;
+        super::shutdown_signal().await;
         tracing::info!("stopping the dev stack");
     }
     stack.stop().await;
@@ -86,27 +86,5 @@ pub fn mask(value: &serde_json::Value) -> serde_json::Value {
             .collect(),
         serde_json::Value::Array(items) => items.iter().map(mask).collect(),
         other => other.clone(),
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM (Cloud Foundry and Kubernetes stop with SIGTERM).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }

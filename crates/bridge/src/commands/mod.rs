@@ -4,6 +4,8 @@
 pub mod creds;
 pub mod dev;
 pub mod env;
+pub mod serve;
+pub mod token;
 
 use std::process::ExitCode;
 
@@ -25,4 +27,26 @@ pub fn misconfigured(err: &anyhow::Error) -> ExitCode {
 #[allow(clippy::print_stderr)]
 fn report(err: &anyhow::Error) {
     eprintln!("error: {err:#}");
+}
+
+/// Resolves on Ctrl-C or SIGTERM (Cloud Foundry and Kubernetes stop with SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
 }

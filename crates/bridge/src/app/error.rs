@@ -1,0 +1,160 @@
+//! `ApiError`: the one place where the app's failures become HTTP responses.
+//!
+//! Bodies use the OData V4 error shape, `{"error":{"code":…,"message":…}}`, on every route, so
+//! UI5 and SAP tooling read them. Client errors carry a useful message; server errors carry a
+//! generic message plus the request id, while the detail goes into an [`ErrorDetail`] response
+//! extension that the request-log middleware records. `IntoResponse` itself logs nothing.
+//! 401 and 403 carry an RFC 6750 `WWW-Authenticate: Bearer` header (clients must not depend on
+//! it: apps using `@sap/xssec` omit it).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+/// What the request-log middleware records about a failed request (never sent to clients).
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
+
+/// Every way a request can fail.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No usable credentials (no token, invalid token, expired session): 401.
+    Unauthenticated {
+        /// RFC 6750 `error` code, if a token was presented (`invalid_token`).
+        oauth_error: Option<&'static str>,
+        /// What is wrong, for the client.
+        message: String,
+    },
+    /// A browser without a session asked for a page: send it to the login.
+    LoginRequired {
+        /// Where to come back to after the login (a local path).
+        redirect: String,
+    },
+    /// Authenticated, but the token lacks the scope: 403.
+    InsufficientScope {
+        /// The fully qualified scope that is required.
+        scope: String,
+    },
+    /// A state-changing request in a browser session without the CSRF token: 403.
+    CsrfRequired,
+    /// The client's request is malformed: 400.
+    BadRequest(String),
+    /// No such resource: 404.
+    NotFound(String),
+    /// A dependency (XSUAA, …) cannot be reached or answers badly: 503.
+    Unavailable {
+        /// Which dependency.
+        dependency: &'static str,
+        /// Internal detail, logged, not sent.
+        detail: String,
+    },
+    /// A bug or unexpected state: 500.
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::LoginRequired { .. } => StatusCode::FOUND,
+            ApiError::InsufficientScope { .. } | ApiError::CsrfRequired => StatusCode::FORBIDDEN,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+fn odata_body(status: StatusCode, message: &str) -> serde_json::Value {
+    serde_json::json!({ "error": { "code": status.as_u16().to_string(), "message": message } })
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (message, detail, www_authenticate): (String, Option<String>, Option<String>) =
+            match &self {
+                ApiError::Unauthenticated {
+                    oauth_error,
+                    message,
+                } => {
+                    let challenge = match oauth_error {
+                        Some(code) => format!(
+                            "Bearer realm=\"bridge\", error=\"{code}\", error_description=\"{}\"",
+                            message.replace('"', "'")
+                        ),
+                        None => "Bearer realm=\"bridge\"".to_owned(),
+                    };
+                    (message.clone(), None, Some(challenge))
+                }
+                ApiError::LoginRequired { redirect } => {
+                    let target = format!(
+                        "/login?redirect={}",
+                        url::form_urlencoded::byte_serialize(redirect.as_bytes())
+                            .collect::<String>()
+                    );
+                    return Redirect::to(&target).into_response();
+                }
+                ApiError::InsufficientScope { scope } => (
+                    format!("Forbidden: the token lacks scope {scope}"),
+                    None,
+                    Some(format!(
+                        "Bearer realm=\"bridge\", error=\"insufficient_scope\", scope=\"{scope}\""
+                    )),
+                ),
+                ApiError::CsrfRequired => (
+                    "Forbidden: CSRF token missing or invalid; fetch one with X-CSRF-Token: Fetch"
+                        .to_owned(),
+                    None,
+                    None,
+                ),
+                ApiError::BadRequest(m) | ApiError::NotFound(m) => (m.clone(), None, None),
+                ApiError::Unavailable { dependency, detail } => (
+                    format!("Service unavailable: {dependency} cannot be reached"),
+                    Some(format!("{dependency}: {detail}")),
+                    None,
+                ),
+                ApiError::Internal(detail) => (
+                    "Internal server error".to_owned(),
+                    Some(detail.clone()),
+                    None,
+                ),
+            };
+        let mut resp = (status, axum::Json(odata_body(status, &message))).into_response();
+        let headers = resp.headers_mut();
+        headers.insert("odata-version", HeaderValue::from_static("4.0"));
+        if let Some(challenge) = www_authenticate.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if matches!(self, ApiError::CsrfRequired) {
+            headers.insert("x-csrf-token", HeaderValue::from_static("Required"));
+        }
+        if let Some(detail) = detail {
+            resp.extensions_mut().insert(ErrorDetail(detail));
+        }
+        resp
+    }
+}
+
+impl From<super::session::NoRandomness> for ApiError {
+    fn from(_: super::session::NoRandomness) -> Self {
+        ApiError::Internal("the system random number generator failed".into())
+    }
+}
+
+impl From<xsuaa::error::ValidationError> for ApiError {
+    fn from(e: xsuaa::error::ValidationError) -> Self {
+        if e.is_client_error() {
+            ApiError::Unauthenticated {
+                oauth_error: Some("invalid_token"),
+                message: format!("Unauthorized: {}", e.oauth_error_description()),
+            }
+        } else {
+            ApiError::Unavailable {
+                dependency: "XSUAA",
+                detail: e.to_string(),
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! `bridge serve`: the app, configured from `VCAP_SERVICES` / `VCAP_APPLICATION` / `PORT` alone,
+//! as on Cloud Foundry; stops gracefully on SIGTERM or Ctrl-C.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use cfenv::{Env, Vcap};
+use tokio::net::TcpListener;
+
+use crate::app::{AppState, build_router, serve};
+use crate::cli::ServeArgs;
+use crate::config;
+
+/// Port used when neither `--port` nor `PORT` is set (CAP's local default).
+pub const DEFAULT_PORT: u16 = 4004;
+
+/// Runs the app until SIGTERM/Ctrl-C.
+pub async fn run(args: ServeArgs) -> ExitCode {
+    let env = Env::from_process();
+    let (state, addr) = match prepare(&args, &env) {
+        Ok(x) => x,
+        Err(e) => return super::misconfigured(&e),
+    };
+    let listener = match TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => return super::fail(&anyhow::anyhow!("cannot listen on {addr}: {e}")),
+    };
+    tracing::info!(listen.addr = %addr, "bridge serve listening");
+    match serve(listener, build_router(state), super::shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("bridge serve stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => super::fail(&anyhow::anyhow!("server failed: {e}")),
+    }
+}
+
+fn prepare(args: &ServeArgs, env: &Env) -> anyhow::Result<(AppState, SocketAddr)> {
+    let vcap = Vcap::from_env(env)?;
+    let xsuaa = vcap.xsuaa(args.xsuaa_instance.as_deref())?;
+    let port = match args.port {
+        Some(p) => p,
+        None => cfenv::port(env)?.unwrap_or(DEFAULT_PORT),
+    };
+    // On Cloud Foundry (VCAP_APPLICATION set) the router reaches us on all interfaces;
+    // elsewhere stay on loopback unless told otherwise.
+    let on_cf = env.var(cfenv::vars::VCAP_APPLICATION).is_some();
+    let host = args.host.unwrap_or(if on_cf {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    });
+    let state = AppState::from_bindings(&xsuaa, config::extra_roots()?)
+        .context("cannot set up XSUAA access")?;
+    Ok((state, SocketAddr::new(host, port)))
+}
