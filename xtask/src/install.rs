@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 
 /// Installs everything.
 pub(crate) fn all(root: &Path) -> anyhow::Result<()> {
-    debian(&[("node", "nodejs"), ("npm", "npm")])?;
+    debian(&[("node", "nodejs"), ("npm", "npm"), ("curl", "curl")])?;
     node(root)
 }
 

@@ -74,9 +74,23 @@ pub struct DevArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
+    /// Port of the app (0: any free port).
+    #[arg(long, default_value_t = 4004)]
+    pub app_port: u16,
     /// Port of the local Credential Store (0: any free port).
     #[arg(long, default_value_t = 4011)]
     pub credstore_port: u16,
+    /// Port of the local XSUAA (0: any free port).
+    #[arg(long, default_value_t = 4012)]
+    pub xsuaa_port: u16,
+    /// The application security descriptor the local XSUAA uses (default: the built-in copy
+    /// of deploy/btp/xs-security.json).
+    #[arg(long, value_name = "FILE")]
+    pub xs_security: Option<PathBuf>,
+    /// A users file for the local XSUAA (JSON: username, password, role_collections, …);
+    /// default: generated users alice (Bridge Editor) and bob (Bridge Viewer).
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
     /// Exit right after start-up instead of waiting for Ctrl-C (for scripts and smoke tests).
     #[arg(long, hide = true)]
     pub exit_after_start: bool,

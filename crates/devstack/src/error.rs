@@ -26,6 +26,14 @@ pub enum DevError {
         /// Why.
         reason: String,
     },
+    /// A file the developer wrote (users file, `xs-security.json`) is invalid.
+    #[error("{}: {reason}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the field.
+        reason: String,
+    },
     /// Certificates or keys could not be made.
     #[error("TLS setup failed: {0}")]
     Tls(String),

@@ -4,6 +4,8 @@
 //! - [`credstore`]: the SAP Credential Store REST API with JWE payloads, data sealed at rest.
 //! - [`tls`]: the local CA (created in the data directory) and the TLS accept loop that
 //!   exposes client certificates for mTLS.
+//! - [`xsuaa`]: the XSUAA authorization server (client credentials, authorization code with a
+//!   login page, refresh tokens, JWKS with key rotation) for the app's `xs-security.json`.
 //! - [`vault`]: encryption at rest for stored secrets.
 //! - [`files`]: private (0600), atomically replaced files in the data directory.
 //! - [`error`]: start-up errors.
@@ -16,9 +18,11 @@ pub mod error;
 pub mod files;
 pub mod tls;
 pub mod vault;
+pub mod xsuaa;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -28,6 +32,7 @@ pub use error::DevError;
 
 use crate::credstore::{CredStoreConfig, LocalCredStore};
 use crate::tls::DevCa;
+use crate::xsuaa::{DevUser, LocalXsuaa, XSUAA_INSTANCE, XsuaaConfig};
 
 /// The instance name of the generated `credstore` binding.
 pub const CREDSTORE_INSTANCE: &str = "bridge-credstore";
@@ -43,22 +48,41 @@ pub struct DevConfig {
     pub credstore_port: u16,
     /// Credentials per list page in the local Credential Store.
     pub credstore_page_size: usize,
+    /// The local XSUAA's port (0: any free port).
+    pub xsuaa_port: u16,
+    /// The `xs-security.json` the local XSUAA serves; `None`: the copy of
+    /// `deploy/btp/xs-security.json` built into the binary.
+    pub xs_security_path: Option<PathBuf>,
+    /// The local XSUAA's users: a JSON array of `{"username", "password", "email",
+    /// "given_name", "family_name", "role_collections": […], "attributes": {…}}`. `None`: the
+    /// default users `alice` (Bridge Editor) and `bob` (Bridge Viewer), created with random
+    /// passwords on first start (see [`DevStack::dev_users`]).
+    pub users_path: Option<PathBuf>,
+    /// How long the local XSUAA keeps publishing a signing key after a rotation.
+    pub xsuaa_key_grace: Duration,
 }
 
 impl DevConfig {
-    /// Defaults: `127.0.0.1`, Credential Store on port 4011, 50 credentials per page.
+    /// Defaults: `127.0.0.1`, Credential Store on port 4011 with 50 credentials per page,
+    /// XSUAA on port 4012 with the built-in descriptor, default users and a one-hour key
+    /// grace period.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             credstore_port: 4011,
             credstore_page_size: 50,
+            xsuaa_port: 4012,
+            xs_security_path: None,
+            users_path: None,
+            xsuaa_key_grace: xsuaa::DEFAULT_KEY_GRACE,
         }
     }
 
     /// Every service on an ephemeral port (for tests).
     pub fn ephemeral(mut self) -> Self {
         self.credstore_port = 0;
+        self.xsuaa_port = 0;
         self
     }
 }
@@ -69,6 +93,7 @@ pub struct DevStack {
     ca: DevCa,
     credstore: LocalCredStore,
     credstore_url: String,
+    xsuaa: LocalXsuaa,
     vcap: serde_json::Value,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -89,26 +114,32 @@ impl DevStack {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
-        let addr = SocketAddr::new(config.host, config.credstore_port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| DevError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
-        let local = listener.local_addr().map_err(|source| DevError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let (credstore_listener, credstore_port) = bind(config.host, config.credstore_port).await?;
+        let (xsuaa_listener, xsuaa_port) = bind(config.host, config.xsuaa_port).await?;
         let host = host_name(config.host);
         let tls = ca.server_config(&[host.as_str(), "localhost", "127.0.0.1"])?;
+
         let credstore_url = format!(
             "https://{}/api/v1/credentials",
-            authority(&host, local.port())
+            authority(&host, credstore_port)
         );
+        let xsuaa = LocalXsuaa::open(&XsuaaConfig {
+            dir: data_dir.join("xsuaa"),
+            url: format!("https://{}", authority(&host, xsuaa_port)),
+            descriptor_path: config.xs_security_path.as_deref().map(absolute),
+            users_path: config.users_path.as_deref().map(absolute),
+            key_grace: config.xsuaa_key_grace,
+        })?;
+
         tasks.spawn(tls::serve_tls(
-            listener,
+            credstore_listener,
             credstore.router(),
+            tls.clone(),
+            wait(stopped.clone()),
+        ));
+        tasks.spawn(tls::serve_tls(
+            xsuaa_listener,
+            xsuaa.router(),
             tls,
             wait(stopped.clone()),
         ));
@@ -120,13 +151,21 @@ impl DevStack {
                 "standard",
                 &["credstore", "securestore", "keystore", "credentials"],
                 credstore.basic_binding(&credstore_url),
-            )]
+            )],
+            "xsuaa": [service_entry(
+                "xsuaa",
+                XSUAA_INSTANCE,
+                "application",
+                &["xsuaa"],
+                xsuaa.binding(),
+            )],
         });
         let stack = Self {
             data_dir,
             ca,
             credstore,
             credstore_url,
+            xsuaa,
             vcap,
             stop,
             tasks,
@@ -187,6 +226,44 @@ impl DevStack {
         }))
     }
 
+    /// The local XSUAA's origin, e.g. `https://127.0.0.1:4012` (the binding's `url`).
+    pub fn xsuaa_url(&self) -> &str {
+        self.xsuaa.url()
+    }
+
+    /// The local XSUAA (clients, keys, token minting for tests).
+    pub fn xsuaa(&self) -> &LocalXsuaa {
+        &self.xsuaa
+    }
+
+    /// The users that can sign in at the local XSUAA, with their passwords and role
+    /// collections (for `bridge dev` to show one; never log them).
+    pub fn dev_users(&self) -> Vec<DevUser> {
+        self.xsuaa.dev_users()
+    }
+
+    /// Rotates the local XSUAA's signing key (as `POST /admin/rotate-keys` does) and returns
+    /// the new `kid`; the previous key stays published for the grace period.
+    pub fn rotate_keys(&self) -> Result<String, DevError> {
+        self.xsuaa.rotate_keys()
+    }
+
+    /// A `VCAP_SERVICES` whose `xsuaa` binding has `credential-type` `x509`: a client
+    /// certificate and key issued by the dev CA for `days` days, accepted by the local XSUAA
+    /// at `certurl` (the same origin) with form `client_id` only.
+    pub fn xsuaa_x509_vcap_services(&self, days: i64) -> Result<serde_json::Value, DevError> {
+        let (cert, key) = self.ca.issue_client(self.xsuaa.client_id(), days)?;
+        Ok(serde_json::json!({
+            "xsuaa": [service_entry(
+                "xsuaa",
+                XSUAA_INSTANCE,
+                "application",
+                &["xsuaa"],
+                self.xsuaa.x509_binding(&cert, &key)?,
+            )]
+        }))
+    }
+
     /// Stops every stand-in and waits for them to finish.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
@@ -196,6 +273,17 @@ impl DevStack {
 
 async fn wait(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
+}
+
+async fn bind(host: IpAddr, port: u16) -> Result<(TcpListener, u16), DevError> {
+    let addr = SocketAddr::new(host, port);
+    let bind_err = |source| DevError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+    let port = listener.local_addr().map_err(bind_err)?.port();
+    Ok((listener, port))
 }
 
 fn host_name(ip: IpAddr) -> String {

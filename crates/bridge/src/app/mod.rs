@@ -72,17 +72,14 @@ impl AppState {
     }
 
     /// Builds the state from the `xsuaa` binding (validator with a JWKS cache, token client).
+    /// `jwks.extra_roots_pem` are trusted for every XSUAA call.
     pub fn from_bindings(
         xsuaa: &cfenv::XsuaaBinding,
-        extra_roots_pem: Vec<Vec<u8>>,
+        jwks: xsuaa::jwks::JwksOptions,
     ) -> anyhow::Result<Self> {
-        let keys: Arc<dyn xsuaa::jwks::KeySource> = Arc::new(xsuaa::jwks::JwksCache::new(
-            &xsuaa.uaadomain,
-            xsuaa::jwks::JwksOptions {
-                extra_roots_pem: extra_roots_pem.clone(),
-                ..xsuaa::jwks::JwksOptions::default()
-            },
-        )?);
+        let extra_roots_pem = jwks.extra_roots_pem.clone();
+        let keys: Arc<dyn xsuaa::jwks::KeySource> =
+            Arc::new(xsuaa::jwks::JwksCache::new(&xsuaa.uaadomain, jwks)?);
         let validator = xsuaa::validate::Validator::new(
             xsuaa::validate::ValidatorConfig::from_binding(xsuaa),
             keys.clone(),

@@ -1,18 +1,26 @@
-//! `bridge dev`: starts the local stand-ins, prints where they are and how to point the CLI and
-//! the app at them, and runs until Ctrl-C or SIGTERM.
+//! `bridge dev`: starts the local stand-ins and the app, wired only through the generated
+//! `VCAP_SERVICES`, prints where everything is and a user to sign in with, and runs until
+//! Ctrl-C or SIGTERM.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use cfenv::Vcap;
 use devstack::{DevConfig, DevStack};
+use tokio::net::TcpListener;
 
+use crate::app::{AppState, build_router, serve};
 use crate::cli::DevArgs;
 
-/// Runs the dev stack until interrupted.
+/// Runs the dev stack and the app until interrupted.
 pub async fn run(args: DevArgs) -> ExitCode {
     let mut config = DevConfig::new(&args.data_dir);
     config.host = args.host;
     config.credstore_port = args.credstore_port;
+    config.xsuaa_port = args.xsuaa_port;
+    config.xs_security_path = args.xs_security.clone();
+    config.users_path = args.users.clone();
     let stack = match DevStack::start(config)
         .await
         .context("cannot start the dev stack")
@@ -20,22 +28,75 @@ pub async fn run(args: DevArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return super::fail(&e),
     };
-    print_banner(&stack);
+    let (listener, state) = match start_app(&stack, SocketAddr::new(args.host, args.app_port)).await
+    {
+        Ok(x) => x,
+        Err(e) => {
+            stack.stop().await;
+            return super::fail(&e);
+        }
+    };
+    let app_url = match listener.local_addr() {
+        Ok(a) => format!("http://{a}"),
+        Err(e) => return super::fail(&anyhow::anyhow!("app listener: {e}")),
+    };
+    print_banner(&stack, &app_url);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = tokio::spawn(serve(listener, build_router(state), async move {
+        let _ = stopped.await;
+    }));
     if !args.exit_after_start {
         super::shutdown_signal().await;
         tracing::info!("stopping the dev stack");
     }
+    let _ = stop.send(());
+    let app_result = app.await;
     stack.stop().await;
-    ExitCode::SUCCESS
+    match app_result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => super::fail(&anyhow::anyhow!("app server failed: {e}")),
+        Err(e) => super::fail(&anyhow::anyhow!("app server task failed: {e}")),
+    }
+}
+
+/// The app, configured exactly as on Cloud Foundry: from the generated `VCAP_SERVICES` (parsed
+/// by `cfenv`), trusting the dev CA.
+async fn start_app(stack: &DevStack, addr: SocketAddr) -> anyhow::Result<(TcpListener, AppState)> {
+    let vcap = Vcap::from_json(
+        &stack.vcap_services().to_string(),
+        &stack.vcap_path().display().to_string(),
+    )?;
+    let xsuaa = vcap.xsuaa(None)?;
+    let jwks = xsuaa::jwks::JwksOptions {
+        extra_roots_pem: vec![stack.ca_pem().as_bytes().to_vec()],
+        ..xsuaa::jwks::JwksOptions::default()
+    };
+    let state = AppState::from_bindings(&xsuaa, jwks)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (use --app-port)"))?;
+    Ok((listener, state))
 }
 
 #[allow(clippy::print_stdout)]
-fn print_banner(stack: &DevStack) {
+fn print_banner(stack: &DevStack, app_url: &str) {
     let masked = mask(stack.vcap_services());
     println!("btp-aws-bridge dev stack is up");
     println!();
+    println!("  App               {app_url}/");
+    println!("  XSUAA             {}", stack.xsuaa_url());
     println!("  Credential Store  {}", stack.credstore_url());
     println!("  data directory    {}", stack.data_dir().display());
+    println!();
+    println!("Open {app_url}/ and sign in:");
+    for user in stack.dev_users() {
+        println!(
+            "  user {:<8} password {}   ({})",
+            user.username,
+            user.password.expose(),
+            user.role_collections.join(", ")
+        );
+    }
     println!();
     println!(
         "Generated VCAP_SERVICES (secrets masked; full file: {}):",
@@ -55,6 +116,7 @@ fn print_banner(stack: &DevStack) {
         "  export BRIDGE_EXTRA_CA_CERTS={}",
         stack.ca_path().display()
     );
+    println!("  curl -H \"Authorization: Bearer $(bridge token)\" {app_url}/jobs/ping");
     println!("  bridge creds -n demo list");
     println!();
     println!("Press Ctrl-C to stop.");

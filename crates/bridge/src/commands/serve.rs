@@ -51,7 +51,10 @@ fn prepare(args: &ServeArgs, env: &Env) -> anyhow::Result<(AppState, SocketAddr)
     } else {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     });
-    let state = AppState::from_bindings(&xsuaa, config::extra_roots()?)
-        .context("cannot set up XSUAA access")?;
+    let jwks = xsuaa::jwks::JwksOptions {
+        extra_roots_pem: config::extra_roots()?,
+        ..xsuaa::jwks::JwksOptions::default()
+    };
+    let state = AppState::from_bindings(&xsuaa, jwks).context("cannot set up XSUAA access")?;
     Ok((state, SocketAddr::new(host, port)))
 }

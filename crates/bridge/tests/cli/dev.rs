@@ -1,4 +1,6 @@
-//! `bridge dev`: starts, prints where everything is with secrets masked, stops on SIGTERM.
+//! `bridge dev`: starts, prints where everything is with secrets masked (the dev users'
+//! passwords are the one deliberate exception: a human needs them to sign in), serves the app,
+//! stops on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -6,38 +8,81 @@ use std::time::{Duration, Instant};
 
 use crate::util::{bridge, run};
 
+const EPHEMERAL: [&str; 6] = [
+    "--app-port",
+    "0",
+    "--credstore-port",
+    "0",
+    "--xsuaa-port",
+    "0",
+];
+
+/// The banner minus the dev-user lines (which show the dev passwords on purpose).
+fn scrub(banner: &str) -> String {
+    banner
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("user "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
-fn prints_urls_and_a_masked_binding() {
+fn prints_urls_users_and_a_masked_binding() {
     testkit::logs::init();
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         bridge()
-            .args([
-                "dev",
-                "--credstore-port",
-                "0",
-                "--exit-after-start",
-                "--data-dir",
-            ])
+            .args(["dev", "--exit-after-start"])
+            .args(EPHEMERAL)
+            .arg("--data-dir")
             .arg(dir.path()),
         "",
-        false,
+        true,
     );
+    testkit::logs::capture_output("bridge dev (stdout, user lines removed)", &scrub(&r.stdout));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let vcap: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("vcap-services.json")).unwrap(),
     )
     .unwrap();
-    let creds = &vcap["credstore"][0]["credentials"];
-    let password = testkit::logs::secret(creds["password"].as_str().unwrap());
-    testkit::logs::secret(creds["encryption"]["client_private_key"].as_str().unwrap());
+    let password = testkit::logs::secret(
+        vcap["credstore"][0]["credentials"]["password"]
+            .as_str()
+            .unwrap(),
+    );
+    let client_secret = testkit::logs::secret(
+        vcap["xsuaa"][0]["credentials"]["clientsecret"]
+            .as_str()
+            .unwrap(),
+    );
+    testkit::logs::secret(
+        vcap["credstore"][0]["credentials"]["encryption"]["client_private_key"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(
+        r.stdout.contains("App               http://127.0.0.1:"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("XSUAA             https://127.0.0.1:"),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stdout.contains("Credential Store  https://127.0.0.1:"),
         "{}",
         r.stdout
     );
+    assert!(r.stdout.contains("user alice"), "{}", r.stdout);
     assert!(
         r.stdout.contains("\"password\": \"[redacted]\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\"clientsecret\": \"[redacted]\""),
         "{}",
         r.stdout
     );
@@ -46,16 +91,18 @@ fn prints_urls_and_a_masked_binding() {
         "{}",
         r.stdout
     );
-    assert!(!r.stdout.contains(&password));
+    assert!(!r.stdout.contains(&password) && !r.stdout.contains(&client_secret));
     assert!(dir.path().join("ca.pem").exists());
 }
 
 #[test]
-fn stops_cleanly_on_sigterm() {
+fn serves_the_app_and_stops_cleanly_on_sigterm() {
     testkit::logs::init();
     let dir = tempfile::tempdir().unwrap();
     let mut child = bridge()
-        .args(["dev", "--credstore-port", "0", "--data-dir"])
+        .arg("dev")
+        .args(EPHEMERAL)
+        .arg("--data-dir")
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -71,8 +118,38 @@ fn stops_cleanly_on_sigterm() {
             break;
         }
     }
-    testkit::logs::capture_output("bridge dev (stdout)", &seen);
-    assert!(seen.contains("dev stack is up"), "{seen}");
+    testkit::logs::capture_output("bridge dev (stdout, user lines removed)", &scrub(&seen));
+    assert!(seen.contains("dev stack is up"), "{}", scrub(&seen));
+    let app = seen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("App"))
+        .map(|rest| rest.trim().trim_end_matches('/').to_owned())
+        .expect("app URL in the banner");
+    let health = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{app}/health"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&health.stdout), "200");
+    let ping = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{app}/jobs/ping"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&ping.stdout), "401");
+
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -12,5 +12,7 @@ mod creds;
 mod dev;
 /// `bridge env check`.
 mod env;
+/// `bridge token`.
+mod token;
 /// Running the binary and capturing its output for the secret scan.
 mod util;

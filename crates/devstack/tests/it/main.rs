@@ -17,3 +17,11 @@ mod credstore_protocol;
 mod jose_interop;
 /// Data at rest: restart keeps data, files are private and sealed.
 mod persistence;
+/// Local XSUAA: token contents (header, client and user claims, users file, minted tokens).
+mod xsuaa_claims;
+/// Local XSUAA: `/token_keys`, signatures, key rotation, discovery, restart.
+mod xsuaa_keys;
+/// Local XSUAA: the authorization-code flow, redirect URIs, PKCE, refresh tokens.
+mod xsuaa_login;
+/// Local XSUAA: the token endpoint's client authentication, responses and errors.
+mod xsuaa_token;

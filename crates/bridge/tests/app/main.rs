@@ -1,0 +1,18 @@
+//! The app over HTTP: `bridge`'s router served on an ephemeral loopback port, wired to the dev
+//! stack's local XSUAA only through the generated `VCAP_SERVICES`, driven by a real HTTP client
+//! and checked against `@sap/xssec` 4.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    unreachable_pub,
+    missing_docs
+)]
+
+/// Start the dev stack and the app; tokens and HTTP helpers.
+mod common;
+/// Browser sign-in without a browser: the authorization-code flow, sessions, CSRF, sign-out.
+mod login;
+/// The protection rules: 401/403/200, the OAuth challenge, error bodies, health.
+mod protected;
+/// A corpus of 30+ tokens judged by our validator and by `@sap/xssec` 4.
+mod xssec_corpus;
