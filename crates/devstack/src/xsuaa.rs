@@ -222,6 +222,8 @@ struct Inner {
     grants: Mutex<Grants>,
     admin_secret: Secret,
     admin_secret_path: PathBuf,
+    /// Refresh-token grants answered (for tests: a session refreshes its access token).
+    refresh_grants: std::sync::atomic::AtomicU64,
 }
 
 /// The local XSUAA: descriptor, keys, clients, users and HTTP routes.
@@ -304,6 +306,7 @@ impl LocalXsuaa {
                 grants: Mutex::new(Grants::default()),
                 admin_secret: Secret::new(admin_secret),
                 admin_secret_path,
+                refresh_grants: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -432,6 +435,13 @@ impl LocalXsuaa {
     /// period. Returns the new key's `kid`.
     pub fn rotate_keys(&self) -> Result<String, DevError> {
         self.inner.keys.rotate(&self.inner.vault)
+    }
+
+    /// How many refresh-token grants this XSUAA has answered with new tokens.
+    pub fn refresh_grants(&self) -> u64 {
+        self.inner
+            .refresh_grants
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The `kid` new tokens are signed with.

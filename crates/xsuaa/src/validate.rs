@@ -143,11 +143,89 @@ impl Algorithm {
     }
 }
 
+/// Most verified signatures remembered by [`SignatureCache`].
+const SIGNATURE_CACHE_SIZE: usize = 10_000;
+
+/// Remembers signatures that verified, as xssec 4's signature cache does, so a token that
+/// comes again (a session's token, a client's cached token) skips the RSA/ECDSA verification.
+///
+/// An entry is the SHA-256 of the algorithm, the key material, the signing input and the
+/// signature, so it only ever stands for "this exact token verified with this exact key". It
+/// is consulted after the key was looked up by `kid` in the current key set: a key that was
+/// rotated out fails with `UnknownKid` as before. Every other check (exp, nbf, audience) runs
+/// on every call. Bounded: when full, the oldest half is forgotten.
+struct SignatureCache {
+    seen: std::sync::Mutex<Seen>,
+}
+
+/// The remembered digests, as a set for lookups and in insertion order for eviction.
+#[derive(Default)]
+struct Seen {
+    set: std::collections::HashSet<[u8; 32]>,
+    order: std::collections::VecDeque<[u8; 32]>,
+}
+
+impl SignatureCache {
+    fn new() -> Self {
+        Self {
+            seen: std::sync::Mutex::new(Default::default()),
+        }
+    }
+
+    fn digest(alg: Algorithm, jwk: &Jwk, signing_input: &[u8], signature: &[u8]) -> [u8; 32] {
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let mut part = |bytes: &[u8]| {
+            // Length-prefixed, so no two different inputs concatenate to the same bytes.
+            ctx.update(&(bytes.len() as u64).to_be_bytes());
+            ctx.update(bytes);
+        };
+        part(alg.name().as_bytes());
+        match &jwk.key {
+            JwkKey::Rsa { n, e } => {
+                part(n);
+                part(e);
+            }
+            JwkKey::Ec { crv, x, y } => {
+                part(crv.name().as_bytes());
+                part(x);
+                part(y);
+            }
+        }
+        part(signing_input);
+        part(signature);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    fn contains(&self, d: &[u8; 32]) -> bool {
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set
+            .contains(d)
+    }
+
+    fn insert(&self, d: [u8; 32]) {
+        let mut guard = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let Seen { set, order } = &mut *guard;
+        if set.insert(d) {
+            order.push_back(d);
+        }
+        if order.len() > SIGNATURE_CACHE_SIZE {
+            for old in order.drain(..SIGNATURE_CACHE_SIZE / 2) {
+                set.remove(&old);
+            }
+        }
+    }
+}
+
 /// Validates bearer tokens for one application (one `xsuaa` binding).
 pub struct Validator {
     config: ValidatorConfig,
     keys: Arc<dyn KeySource>,
     clock: Clock,
+    verified: SignatureCache,
 }
 
 impl fmt::Debug for Validator {
@@ -165,6 +243,7 @@ impl Validator {
             config,
             keys,
             clock: Arc::new(system_now_ms),
+            verified: SignatureCache::new(),
         }
     }
 
@@ -223,12 +302,21 @@ impl Validator {
         let jwk = keys.find(kid).ok_or(ValidationError::UnknownKid)?;
         let alg = Algorithm::from_name(&decoded.header.alg)
             .ok_or_else(|| ValidationError::unsupported_alg(&decoded.header.alg))?;
-        verify(
+        let digest = SignatureCache::digest(
             alg,
             jwk,
             decoded.signing_input.as_bytes(),
             &decoded.signature,
-        )?;
+        );
+        if !self.verified.contains(&digest) {
+            verify(
+                alg,
+                jwk,
+                decoded.signing_input.as_bytes(),
+                &decoded.signature,
+            )?;
+            self.verified.insert(digest);
+        }
 
         Ok(Token {
             header: decoded.header,

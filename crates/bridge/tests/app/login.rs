@@ -297,3 +297,32 @@ async fn secure_cookie_behind_an_https_router() {
     assert!(cookie.contains("Secure"), "{cookie}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_refreshes_its_access_token_before_it_expires() {
+    // Tokens valid for 60 s (the minimum xs-security.json allows): less than the app's
+    // refresh margin, so every request through the session refreshes first.
+    let files = tempfile::tempdir().unwrap();
+    let mut descriptor: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(testkit::workspace_root().join("deploy/btp/xs-security.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    descriptor["oauth2-configuration"]["token-validity"] = 60.into();
+    let path = files.path().join("xs-security.json");
+    std::fs::write(&path, descriptor.to_string()).unwrap();
+    let s = Setup::start_with(|c| c.xs_security_path = Some(path.clone())).await;
+
+    let mut b = sign_in(&s, "alice", "/api/me").await;
+    let before = s.dev.xsuaa().refresh_grants();
+    for _ in 0..3 {
+        let r = b.get(&format!("{}/api/me", s.app), &[]).await;
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(
+        s.dev.xsuaa().refresh_grants() - before,
+        3,
+        "one refresh per request"
+    );
+    s.stop().await;
+}

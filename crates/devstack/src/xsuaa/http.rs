@@ -599,6 +599,9 @@ fn refresh_token(x: &LocalXsuaa, client: &Client, form: &Form) -> Result<Respons
         .ok_or_else(|| Refusal::invalid_grant("Invalid refresh token"))?;
     let granted = x.user_scopes(user, grant.scope.as_deref());
     let scopes = narrow(form.get("scope"), &granted)?;
+    x.inner
+        .refresh_grants
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     user_tokens(
         x,
         &client.id,

@@ -714,3 +714,45 @@ fn standard_alphabet(token: &str) -> String {
     assert_ne!(s, parts(token).2, "signature has no - or _");
     format!("{h}.{p}.{s}")
 }
+
+/// The signature cache only skips the RSA verification: a token that verified before is still
+/// checked for expiry on every call, and a kid whose key changed does not inherit the verdict.
+#[tokio::test]
+async fn remembered_signatures_do_not_bypass_other_checks() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let now = Arc::new(AtomicI64::new(crate::util::NOW_MS));
+    let fetcher = MemoryFetcher::new(jwk_set());
+    let cache = Arc::new(xsuaa::jwks::JwksCache::with_fetcher(
+        fetcher.clone(),
+        xsuaa::jwks::JwksOptions {
+            min_refetch_interval: Duration::ZERO,
+            fresh_for: Duration::ZERO,
+            ..xsuaa::jwks::JwksOptions::default()
+        },
+    ));
+    let clock = now.clone();
+    let v =
+        Validator::new(config(), cache).with_clock(Arc::new(move || clock.load(Ordering::SeqCst)));
+    let token = Mint::cc().claim("exp", NOW_S + 600).sign();
+    v.validate(&token).await.unwrap();
+    v.validate(&token).await.unwrap();
+
+    // Later than exp + leeway: expired, although the signature is remembered.
+    now.store((NOW_S + 700) * 1000, Ordering::SeqCst);
+    assert_eq!(v.validate(&token).await.unwrap_err(), E::Expired);
+    now.store(crate::util::NOW_MS, Ordering::SeqCst);
+
+    // The same kid now names another key: the remembered verdict does not carry over.
+    {
+        let k = keys();
+        let public = aws_lc_rs::signature::KeyPair::public_key(&k.rsa_old);
+        let mut set = fetcher.set.lock().unwrap();
+        let kid = set.keys[0].kid.clone().unwrap();
+        set.keys[0] = xsuaa::jwks::Jwk::rsa(
+            kid,
+            public.modulus().big_endian_without_leading_zero(),
+            public.exponent().big_endian_without_leading_zero(),
+        );
+    }
+    assert_eq!(v.validate(&token).await.unwrap_err(), E::InvalidSignature);
+}
