@@ -32,6 +32,17 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print a client-credentials access token of the bound XSUAA (stdout: the token only).
     Token(TokenArgs),
+    /// Rotate the signing key of a running `bridge dev`'s local XSUAA (the old key stays
+    /// published for a grace period, as on BTP).
+    RotateKeys(RotateKeysArgs),
+}
+
+/// Arguments of `bridge rotate-keys`.
+#[derive(Debug, Args)]
+pub struct RotateKeysArgs {
+    /// The data directory of the running `bridge dev`.
+    #[arg(long, env = "BRIDGE_DEV_DATA_DIR", default_value = ".bridge-dev")]
+    pub data_dir: PathBuf,
 }
 
 /// Arguments of `bridge serve`.
@@ -220,6 +231,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Creds(args) => commands::creds::run(args).await,
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Token(args) => commands::token::run(args).await,
+            Command::RotateKeys(args) => commands::rotate::run(args).await,
         }
     })
 }

@@ -4,6 +4,7 @@
 pub mod creds;
 pub mod dev;
 pub mod env;
+pub mod rotate;
 pub mod serve;
 pub mod token;
 

@@ -60,3 +60,52 @@ async fn prints_only_a_token_that_the_app_accepts() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_keys_talks_to_the_running_dev_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dev_stack(dir.path()).await;
+    testkit::logs::secret(
+        std::fs::read_to_string(dir.path().join("xsuaa/admin-secret"))
+            .unwrap()
+            .trim(),
+    );
+    let before = stack.xsuaa().active_kid();
+    let r = run(
+        bridge().args(["rotate-keys", "--data-dir"]).arg(dir.path()),
+        "",
+        false,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let after = stack.xsuaa().active_kid();
+    assert_ne!(before, after);
+    assert_eq!(r.stdout.trim(), format!("active signing key: {after}"));
+    assert!(
+        stack.xsuaa().published_kids().contains(&before),
+        "old key still published"
+    );
+
+    std::fs::write(
+        dir.path().join("xsuaa/admin-secret"),
+        "not-the-admin-secret-000",
+    )
+    .unwrap();
+    let r = run(
+        bridge().args(["rotate-keys", "--data-dir"]).arg(dir.path()),
+        "",
+        false,
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("HTTP 401"), "{}", r.stderr);
+    stack.stop().await;
+
+    let r = run(
+        bridge()
+            .args(["rotate-keys", "--data-dir"])
+            .arg(dir.path().join("nope")),
+        "",
+        false,
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("is `bridge dev` running"), "{}", r.stderr);
+}
