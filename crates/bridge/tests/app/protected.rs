@@ -140,3 +140,28 @@ async fn a_rotated_key_keeps_old_tokens_valid_and_new_ones_work() {
     assert_eq!(get(&s, "/jobs/ping", Some(&before)).await.status(), 200);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_x509_binding_gets_its_token_over_mtls() {
+    let s = Setup::start().await;
+    let vcap = s.dev.xsuaa_x509_vcap_services(7).unwrap();
+    let creds = &vcap["xsuaa"][0]["credentials"];
+    testkit::logs::secret(creds["key"].as_str().unwrap());
+    let binding = cfenv::Vcap::from_json(&vcap.to_string(), "VCAP_SERVICES").unwrap().xsuaa(None).unwrap();
+    assert_eq!(binding.credential_type, cfenv::XsuaaCredentialType::X509);
+    assert!(binding.clientsecret.is_none());
+    let client = xsuaa::client::TokenClient::from_binding(
+        &binding,
+        &xsuaa::client::ClientOptions {
+            extra_roots_pem: vec![s.dev.ca_pem().as_bytes().to_vec()],
+            ..xsuaa::client::ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let token = client.access_token().await.unwrap();
+    let jwt = testkit::logs::secret(token.token.expose());
+    assert_eq!(get(&s, "/jobs/ping", Some(&jwt)).await.status(), 200);
+    // Cached: the second call returns the same token without asking XSUAA again.
+    assert_eq!(client.access_token().await.unwrap().token.expose(), jwt);
+    s.stop().await;
+}
