@@ -3,7 +3,11 @@
 //! so a second run costs nothing and a first run is the same everywhere.
 //!
 //! - `tools/node/package.json` + `package-lock.json` → `.tools/node` via `npm ci`.
-//! - Debian packages the tests need (`nodejs`/`npm` if absent) via `apt-get`, only when missing.
+//! - `tools/python/requirements.txt` (every package pinned) → the venv `.tools/python` via
+//!   `python3 -m venv` and `pip install -r`; the stamp also covers the interpreter's version, so
+//!   a new `python3` on PATH gets a fresh venv.
+//! - Debian packages the tests need (`nodejs`/`npm`, `python3`, `python3-venv` if absent) via
+//!   `apt-get`, only when missing.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,8 +16,14 @@ use anyhow::{Context as _, bail};
 
 /// Installs everything.
 pub(crate) fn all(root: &Path) -> anyhow::Result<()> {
-    debian(&[("node", "nodejs"), ("npm", "npm"), ("curl", "curl")])?;
-    node(root)
+    debian(&[
+        ("node", "nodejs"),
+        ("npm", "npm"),
+        ("curl", "curl"),
+        ("python3", "python3"),
+    ])?;
+    node(root)?;
+    python(root)
 }
 
 fn have(cmd: &str) -> bool {
@@ -24,7 +34,6 @@ fn have(cmd: &str) -> bool {
 }
 
 /// Installs the Debian package of each missing command.
-#[allow(clippy::print_stdout)]
 fn debian(needs: &[(&str, &str)]) -> anyhow::Result<()> {
     let missing: Vec<&str> = needs
         .iter()
@@ -34,7 +43,13 @@ fn debian(needs: &[(&str, &str)]) -> anyhow::Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    println!("installing Debian packages: {}", missing.join(" "));
+    apt_install(&missing)
+}
+
+/// `apt-get update` and `apt-get install` of `packages` (with sudo when not root).
+#[allow(clippy::print_stdout)]
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    println!("installing Debian packages: {}", packages.join(" "));
     let sudo: &[&str] = if have("sudo") && !is_root() {
         &["sudo"]
     } else {
@@ -52,7 +67,7 @@ fn debian(needs: &[(&str, &str)]) -> anyhow::Result<()> {
     crate::run(
         install
             .args(["install", "-y", "-qq", "--no-install-recommends"])
-            .args(&missing)
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }
@@ -93,6 +108,74 @@ fn node(root: &Path) -> anyhow::Result<()> {
     }
     std::fs::write(&stamp_file, &stamp)?;
     Ok(())
+}
+
+/// A venv in `.tools/python` with the pinned packages of `tools/python/requirements.txt`,
+/// reinstalled when that file or the `python3` on PATH changed.
+///
+/// `python3` is whatever is first on PATH (on developer machines often a pyenv shim); the venv
+/// remembers that interpreter, and the stamp its version.
+#[allow(clippy::print_stdout)]
+fn python(root: &Path) -> anyhow::Result<()> {
+    let requirements_path = root.join("tools").join("python").join("requirements.txt");
+    let requirements =
+        std::fs::read(&requirements_path).context("tools/python/requirements.txt")?;
+    let version = python_version("python3")?;
+    let dst = root.join(".tools").join("python");
+    let venv_python = dst.join("bin").join("python");
+    let stamp = format!(
+        "{:016x}",
+        fnv1a(&[&requirements[..], version.as_bytes()].concat())
+    );
+    let stamp_file = dst.join(".installed");
+    let venv_works = python_version(&venv_python.to_string_lossy()).is_ok_and(|v| v == version);
+    if venv_works && std::fs::read_to_string(&stamp_file).is_ok_and(|s| s.trim() == stamp) {
+        println!("Python packages up to date in {}", dst.display());
+        return Ok(());
+    }
+    if !venv_works {
+        if dst.exists() {
+            std::fs::remove_dir_all(&dst)
+                .with_context(|| format!("cannot remove the stale venv {}", dst.display()))?;
+        }
+        // `python3 -m venv` needs ensurepip, which Debian ships separately.
+        let has_ensurepip = Command::new("python3")
+            .args(["-c", "import ensurepip"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_ensurepip {
+            apt_install(&["python3-venv"])?;
+        }
+        println!("creating the Python venv {} ({version})", dst.display());
+        crate::run(Command::new("python3").arg("-m").arg("venv").arg(&dst))?;
+    }
+    crate::run(
+        Command::new(&venv_python)
+            .args(["-m", "pip", "install", "--quiet", "--no-input"])
+            .args(["--disable-pip-version-check", "-r"])
+            .arg(&requirements_path),
+    )?;
+    if !dst.join("bin").join("moto_server").is_file() {
+        bail!("pip install left no bin/moto_server in {}", dst.display());
+    }
+    std::fs::write(&stamp_file, &stamp)?;
+    Ok(())
+}
+
+/// `Python 3.11.7` for the given interpreter.
+fn python_version(python: &str) -> anyhow::Result<String> {
+    let out = Command::new(python)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("cannot run {python}"))?;
+    if !out.status.success() {
+        bail!("{python} --version failed");
+    }
+    // Old interpreters print the version on stderr.
+    let text = [out.stdout, out.stderr].concat();
+    Ok(String::from_utf8_lossy(&text).trim().to_owned())
 }
 
 /// FNV-1a, enough to notice a changed lock file (not a security boundary).

@@ -94,6 +94,9 @@ pub struct DevArgs {
     /// Port of the local XSUAA (0: any free port).
     #[arg(long, default_value_t = 4012)]
     pub xsuaa_port: u16,
+    /// Port of the local STS (0: any free port).
+    #[arg(long, default_value_t = 4013)]
+    pub sts_port: u16,
     /// The application security descriptor the local XSUAA uses (default: the built-in copy
     /// of deploy/btp/xs-security.json).
     #[arg(long, value_name = "FILE")]

@@ -225,6 +225,52 @@ impl LocalCredStore {
             })
     }
 
+    /// Stores a password credential on behalf of the dev stack itself (the IAM user's keys),
+    /// replacing one with the same name; an identical one is left alone, so its id and ETag
+    /// stay stable across restarts.
+    pub(crate) fn put_password(
+        &self,
+        namespace: &str,
+        name: &str,
+        username: &str,
+        value: &Secret,
+        metadata: Option<String>,
+    ) -> Result<(), DevError> {
+        let mut data = data(self);
+        let existing = data
+            .get(namespace)
+            .and_then(|n| n.get(&CredentialType::Password))
+            .and_then(|t| t.get(name));
+        if let Some(s) = existing
+            && s.value == value.expose()
+            && s.username.as_deref() == Some(username)
+            && s.metadata == metadata
+        {
+            return Ok(());
+        }
+        let stored = Stored {
+            id: existing.map_or_else(|| uuid::Uuid::new_v4().to_string(), |s| s.id.clone()),
+            etag: format!("\"{}\"", uuid::Uuid::new_v4()),
+            modified_at: chrono::Utc::now()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string(),
+            value: value.expose().to_owned(),
+            username: Some(username.to_owned()),
+            format: None,
+            metadata,
+        };
+        let mut next = data.clone();
+        next.entry(namespace.to_owned())
+            .or_default()
+            .entry(CredentialType::Password)
+            .or_default()
+            .insert(name.to_owned(), stored);
+        let bytes = serde_json::to_vec(&next).map_err(|e| DevError::Tls(e.to_string()))?;
+        self.inner.vault.seal_to(&self.inner.store_path, &bytes)?;
+        *data = next;
+        Ok(())
+    }
+
     /// How many single-credential reads this store has answered (for tests and metrics).
     pub fn read_count(&self) -> u64 {
         self.inner.reads.load(std::sync::atomic::Ordering::Relaxed)

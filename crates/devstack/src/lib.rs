@@ -1,7 +1,11 @@
 //! Local stand-ins for the services btp-aws-bridge uses, so the whole architecture runs on a
 //! laptop (`bridge dev`) and in tests, with the same client code paths as production.
 //!
+//! - [`aws_identity`]: the dev AWS account (IAM user and its keys, the role, policies from
+//!   `deploy/aws/iam/`) and the registry of role sessions, shared by the local AWS services.
 //! - [`credstore`]: the SAP Credential Store REST API with JWE payloads, data sealed at rest.
+//! - [`sigv4`]: server-side AWS Signature V4 verification.
+//! - [`sts`]: the local AWS STS (`AssumeRole`, `GetCallerIdentity`, Query protocol).
 //! - [`tls`]: the local CA (created in the data directory) and the TLS accept loop that
 //!   exposes client certificates for mTLS.
 //! - [`xsuaa`]: the XSUAA authorization server (client credentials, authorization code with a
@@ -13,15 +17,19 @@
 //! [`DevStack::start`] starts everything on loopback and generates the `VCAP_SERVICES` that
 //! points the app at it. The app never calls into this crate: it only reads that binding.
 
+pub mod aws_identity;
 pub mod credstore;
 pub mod error;
 pub mod files;
+pub mod sigv4;
+pub mod sts;
 pub mod tls;
 pub mod vault;
 pub mod xsuaa;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -30,12 +38,24 @@ use tokio::task::JoinSet;
 
 pub use error::DevError;
 
+use crate::aws_identity::{AwsIdentity, AwsIdentityConfig, Clock};
 use crate::credstore::{CredStoreConfig, LocalCredStore};
+use crate::sts::LocalSts;
 use crate::tls::DevCa;
 use crate::xsuaa::{DevUser, LocalXsuaa, XSUAA_INSTANCE, XsuaaConfig};
 
 /// The instance name of the generated `credstore` binding.
 pub const CREDSTORE_INSTANCE: &str = "bridge-credstore";
+
+/// The instance name of the generated `user-provided` binding with the AWS settings.
+pub const AWS_CONFIG_INSTANCE: &str = "aws-config";
+
+/// The Credential Store namespace that holds the IAM user's long-term keys.
+pub const AWS_CREDSTORE_NAMESPACE: &str = "aws";
+
+/// The name of the IAM user's keys in the Credential Store (username = access key id, value =
+/// secret access key, metadata = `{"accountId": …}`).
+pub const AWS_CREDSTORE_NAME: &str = "aws-iam-user";
 
 /// Settings of the dev stack.
 #[derive(Debug, Clone)]
@@ -60,12 +80,21 @@ pub struct DevConfig {
     pub users_path: Option<PathBuf>,
     /// How long the local XSUAA keeps publishing a signing key after a rotation.
     pub xsuaa_key_grace: Duration,
+    /// The local STS's port (0: any free port).
+    pub sts_port: u16,
+    /// The AWS region the local AWS services answer for.
+    pub aws_region: String,
+    /// The documents bucket (the `${BucketName}` of the IAM policies).
+    pub aws_bucket: String,
+    /// The clock of the local AWS services (session expiry, signature times); `None`: the
+    /// system clock. Tests pass an [`aws_identity::ManualClock`].
+    pub aws_clock: Option<Arc<dyn Clock>>,
 }
 
 impl DevConfig {
     /// Defaults: `127.0.0.1`, Credential Store on port 4011 with 50 credentials per page,
     /// XSUAA on port 4012 with the built-in descriptor, default users and a one-hour key
-    /// grace period.
+    /// grace period, STS on port 4013 for `eu-central-1` and the bucket `bridge-documents`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -76,6 +105,10 @@ impl DevConfig {
             xs_security_path: None,
             users_path: None,
             xsuaa_key_grace: xsuaa::DEFAULT_KEY_GRACE,
+            sts_port: 4013,
+            aws_region: aws_identity::DEFAULT_REGION.to_owned(),
+            aws_bucket: aws_identity::DEFAULT_BUCKET.to_owned(),
+            aws_clock: None,
         }
     }
 
@@ -83,6 +116,7 @@ impl DevConfig {
     pub fn ephemeral(mut self) -> Self {
         self.credstore_port = 0;
         self.xsuaa_port = 0;
+        self.sts_port = 0;
         self
     }
 }
@@ -94,6 +128,8 @@ pub struct DevStack {
     credstore: LocalCredStore,
     credstore_url: String,
     xsuaa: LocalXsuaa,
+    aws: AwsIdentity,
+    sts_url: String,
     vcap: serde_json::Value,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -116,6 +152,7 @@ impl DevStack {
 
         let (credstore_listener, credstore_port) = bind(config.host, config.credstore_port).await?;
         let (xsuaa_listener, xsuaa_port) = bind(config.host, config.xsuaa_port).await?;
+        let (sts_listener, sts_port) = bind(config.host, config.sts_port).await?;
         let host = host_name(config.host);
         let tls = ca.server_config(&[host.as_str(), "localhost", "127.0.0.1"])?;
 
@@ -137,9 +174,34 @@ impl DevStack {
             tls.clone(),
             wait(stopped.clone()),
         ));
+        let aws = AwsIdentity::open(&AwsIdentityConfig {
+            dir: data_dir.join("aws"),
+            region: config.aws_region.clone(),
+            bucket: config.aws_bucket.clone(),
+            clock: config
+                .aws_clock
+                .clone()
+                .unwrap_or_else(|| Arc::new(aws_identity::SystemClock)),
+        })?;
+        let user = aws.user();
+        credstore.put_password(
+            AWS_CREDSTORE_NAMESPACE,
+            AWS_CREDSTORE_NAME,
+            &user.access_key_id,
+            &user.secret_access_key,
+            Some(serde_json::json!({ "accountId": aws.account_id() }).to_string()),
+        )?;
+        let sts_url = format!("https://{}", authority(&host, sts_port));
+
         tasks.spawn(tls::serve_tls(
             xsuaa_listener,
             xsuaa.router(),
+            tls.clone(),
+            wait(stopped.clone()),
+        ));
+        tasks.spawn(tls::serve_tls(
+            sts_listener,
+            LocalSts::new(aws.clone()).router(),
             tls,
             wait(stopped.clone()),
         ));
@@ -159,6 +221,7 @@ impl DevStack {
                 &["xsuaa"],
                 xsuaa.binding(),
             )],
+            "user-provided": [aws_config_entry(&aws, &sts_url)],
         });
         let stack = Self {
             data_dir,
@@ -166,6 +229,8 @@ impl DevStack {
             credstore,
             credstore_url,
             xsuaa,
+            aws,
+            sts_url,
             vcap,
             stop,
             tasks,
@@ -264,6 +329,17 @@ impl DevStack {
         }))
     }
 
+    /// The local STS's origin, e.g. `https://127.0.0.1:4013` (the `aws-config` binding's
+    /// `stsEndpoint`).
+    pub fn sts_url(&self) -> &str {
+        &self.sts_url
+    }
+
+    /// The dev AWS account: user, keys, role and the sessions the local STS issued.
+    pub fn aws_identity(&self) -> &AwsIdentity {
+        &self.aws
+    }
+
     /// Stops every stand-in and waits for them to finish.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
@@ -310,6 +386,34 @@ fn absolute(p: &Path) -> PathBuf {
             .map(|d| d.join(p))
             .unwrap_or_else(|_| p.to_path_buf())
     }
+}
+
+/// The `aws-config` user-provided service (spec btp.md §6 A, our own convention): where the
+/// app finds the role, the bucket, the STS endpoint and the Credential Store entry that holds
+/// the IAM user's keys. A user-provided instance has no `plan` or `provider`.
+fn aws_config_entry(aws: &AwsIdentity, sts_url: &str) -> serde_json::Value {
+    let mut entry = service_entry(
+        "user-provided",
+        AWS_CONFIG_INSTANCE,
+        "",
+        &["aws"],
+        serde_json::json!({
+            "region": aws.region(),
+            "roleArn": aws.role().arn,
+            "roleSessionName": aws_identity::ROLE_SESSION_NAME,
+            "externalId": aws.external_id().expose(),
+            "bucket": aws.bucket(),
+            "stsEndpoint": sts_url,
+            "credstoreNamespace": AWS_CREDSTORE_NAMESPACE,
+            "credstoreName": AWS_CREDSTORE_NAME,
+        }),
+    );
+    if let Some(o) = entry.as_object_mut() {
+        o.remove("plan");
+        o.remove("provider");
+        o.insert("syslog_drain_url".to_owned(), "".into());
+    }
+    entry
 }
 
 /// One `VCAP_SERVICES` entry in Cloud Foundry's shape (spec btp.md §2.1).

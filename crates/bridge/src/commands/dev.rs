@@ -19,6 +19,7 @@ pub async fn run(args: DevArgs) -> ExitCode {
     config.host = args.host;
     config.credstore_port = args.credstore_port;
     config.xsuaa_port = args.xsuaa_port;
+    config.sts_port = args.sts_port;
     config.xs_security_path = args.xs_security.clone();
     config.users_path = args.users.clone();
     let stack = match DevStack::start(config)
@@ -86,6 +87,7 @@ fn print_banner(stack: &DevStack, app_url: &str) {
     println!("  App               {app_url}/");
     println!("  XSUAA             {}", stack.xsuaa_url());
     println!("  Credential Store  {}", stack.credstore_url());
+    println!("  STS               {}", stack.sts_url());
     println!("  data directory    {}", stack.data_dir().display());
     println!();
     println!("Open {app_url}/ and sign in:");

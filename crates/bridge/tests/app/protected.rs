@@ -147,7 +147,10 @@ async fn an_x509_binding_gets_its_token_over_mtls() {
     let vcap = s.dev.xsuaa_x509_vcap_services(7).unwrap();
     let creds = &vcap["xsuaa"][0]["credentials"];
     testkit::logs::secret(creds["key"].as_str().unwrap());
-    let binding = cfenv::Vcap::from_json(&vcap.to_string(), "VCAP_SERVICES").unwrap().xsuaa(None).unwrap();
+    let binding = cfenv::Vcap::from_json(&vcap.to_string(), "VCAP_SERVICES")
+        .unwrap()
+        .xsuaa(None)
+        .unwrap();
     assert_eq!(binding.credential_type, cfenv::XsuaaCredentialType::X509);
     assert!(binding.clientsecret.is_none());
     let client = xsuaa::client::TokenClient::from_binding(

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use crate::util::{bridge, run};
 
-const EPHEMERAL: [&str; 6] = [
+const EPHEMERAL: [&str; 8] = [
     "--app-port",
     "0",
     "--credstore-port",
     "0",
     "--xsuaa-port",
+    "0",
+    "--sts-port",
     "0",
 ];
 
@@ -75,6 +77,16 @@ fn prints_urls_users_and_a_masked_binding() {
         "{}",
         r.stdout
     );
+    assert!(
+        r.stdout.contains("STS               https://127.0.0.1:"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\"name\": \"aws-config\""),
+        "{}",
+        r.stdout
+    );
     assert!(r.stdout.contains("user alice"), "{}", r.stdout);
     assert!(
         r.stdout.contains("\"password\": \"[redacted]\""),
@@ -104,10 +116,17 @@ fn serves_the_app_and_stops_cleanly_on_sigterm() {
         .args(EPHEMERAL)
         .arg("--data-dir")
         .arg(dir.path())
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+        text
+    });
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = String::new();
     for line in lines.by_ref() {
@@ -119,7 +138,12 @@ fn serves_the_app_and_stops_cleanly_on_sigterm() {
         }
     }
     testkit::logs::capture_output("bridge dev (stdout, user lines removed)", &scrub(&seen));
-    assert!(seen.contains("dev stack is up"), "{}", scrub(&seen));
+    if !seen.contains("dev stack is up") {
+        let _ = child.wait();
+        let errors = errors.join().unwrap();
+        testkit::logs::capture_output("bridge dev (stderr)", &errors);
+        panic!("bridge dev did not start: {errors}");
+    }
     let app = seen
         .lines()
         .find_map(|l| l.trim().strip_prefix("App"))

@@ -17,6 +17,16 @@ mod credstore_protocol;
 mod jose_interop;
 /// Data at rest: restart keeps data, files are private and sealed.
 mod persistence;
+/// Local STS, AssumeRole: SDK and raw XML, durations, trust, validation, session policies.
+mod sts_assume_role;
+/// Local STS, authentication: SigV4 failures, tokens, expiry, presigning, actions.
+mod sts_auth;
+/// The SigV4 verifier against the AWS signing test suite shipped in `aws-sigv4`.
+mod sts_sigv4_suite;
+/// Helpers for the STS tests: the SDK client, reference-signed raw requests, XML readers.
+mod sts_support;
+/// The AWS wiring of the dev stack: `aws-config` binding, keys in the Credential Store, restart.
+mod sts_wiring;
 /// Local XSUAA: token contents (header, client and user claims, users file, minted tokens).
 mod xsuaa_claims;
 /// Local XSUAA: `/token_keys`, signatures, key rotation, discovery, restart.

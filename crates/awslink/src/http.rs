@@ -1,0 +1,123 @@
+//! The one HTTP client every SDK client of this crate uses: hyper + rustls on aws-lc-rs (the
+//! workspace's TLS stack), trusting the platform's roots plus extra root certificates given
+//! as PEM (the local dev CA, as `BRIDGE_EXTRA_CA_CERTS` names it for the other clients).
+//! Verification is never switched off.
+//!
+//! It speaks plain `http://` too, for local emulators (moto in the tests); whether a URL is
+//! `https` is the configuration's choice. It does not read `HTTP(S)_PROXY`: Private Link and
+//! STS are reached directly from Cloud Foundry.
+//!
+//! The PEM is checked here, before the SDK sees it, because aws-smithy-http-client only
+//! parses it when the first connection is made, and panics if it is not a certificate.
+
+use std::time::Duration;
+
+use aws_sdk_s3::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use crate::error::Error;
+
+/// Timeouts of one SDK client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection (TCP + TLS).
+    pub connect: Duration,
+    /// One attempt, until the response head arrives (uploads: including the body).
+    pub attempt: Duration,
+    /// The whole operation, all retries included.
+    pub operation: Duration,
+}
+
+impl Timeouts {
+    /// For STS: small requests, answered fast.
+    pub const STS: Timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        attempt: Duration::from_secs(10),
+        operation: Duration::from_secs(25),
+    };
+
+    /// For S3: an attempt may carry a large upload.
+    pub const S3: Timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        attempt: Duration::from_secs(120),
+        operation: Duration::from_secs(300),
+    };
+
+    pub(crate) fn config(&self) -> aws_sdk_s3::config::timeout::TimeoutConfig {
+        aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+}
+
+/// Builds the HTTP client, trusting the platform's roots and every certificate in
+/// `extra_roots_pem` (each entry a PEM bundle of one or more certificates).
+pub fn http_client(extra_roots_pem: &[Vec<u8>]) -> Result<SharedHttpClient, Error> {
+    let mut trust = TrustStore::default();
+    for (i, pem) in extra_roots_pem.iter().enumerate() {
+        check_roots(pem).map_err(|reason| Error::Invalid {
+            what: "extra root certificates",
+            reason: format!("bundle {}: {reason}", i + 1),
+        })?;
+        trust.add_pem_certificate(pem.clone());
+    }
+    let tls_context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| Error::Invalid {
+            what: "TLS settings",
+            reason: e.to_string(),
+        })?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls_context)
+        .build_https())
+}
+
+/// At least one certificate, each one usable as a trust anchor.
+fn check_roots(pem: &[u8]) -> Result<(), String> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "not PEM".to_owned())?;
+    if certs.is_empty() {
+        return Err("no CERTIFICATE block".into());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for (n, cert) in certs.into_iter().enumerate() {
+        roots
+            .add(cert)
+            .map_err(|e| format!("certificate {}: {e}", n + 1))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_what_is_not_a_certificate() {
+        for bad in [
+            &b"hello"[..],
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        ] {
+            let err = http_client(&[bad.to_vec()]).err();
+            assert!(
+                matches!(
+                    err,
+                    Some(Error::Invalid {
+                        what: "extra root certificates",
+                        ..
+                    })
+                ),
+                "{err:?}"
+            );
+        }
+        assert!(http_client(&[]).is_ok());
+    }
+}

@@ -1,0 +1,18 @@
+//! Integration tests for `awslink`: one binary, one module per area.
+#![allow(clippy::unwrap_used)]
+
+/// Fixtures, VCAP builders, the fake STS and the moto server helper.
+mod common;
+
+/// `RoleCredentials` with a fake `AssumeRoleApi` under a paused clock: single flight, refresh
+/// ahead of expiry, outages, backoff, never-expired.
+mod credentials;
+/// Long-term keys from the Credential Store (in-memory fake).
+mod keys;
+/// The real STS and S3 clients against moto, a second implementation of both APIs (plain
+/// http and https with an extra root certificate).
+mod moto;
+/// The S3 client's endpoint, addressing and checksum settings (offline, via presigning).
+mod s3;
+/// `AwsSettings::from_vcap`: the spec's VCAP document, defaults, errors naming fields.
+mod settings;
