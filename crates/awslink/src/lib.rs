@@ -78,6 +78,9 @@ pub struct LinkOptions {
     pub sts_timeouts: Timeouts,
     /// Timeouts of the S3 client.
     pub s3_timeouts: Timeouts,
+    /// DNS overrides: every host name ending in the suffix resolves to the address (the dev
+    /// stack's Private Link wildcard name → `127.0.0.1`). Empty in production.
+    pub resolve: Vec<(String, std::net::IpAddr)>,
 }
 
 impl Default for LinkOptions {
@@ -86,6 +89,7 @@ impl Default for LinkOptions {
             extra_roots_pem: Vec::new(),
             sts_timeouts: Timeouts::STS,
             s3_timeouts: Timeouts::S3,
+            resolve: Vec::new(),
         }
     }
 }
@@ -111,7 +115,7 @@ impl AwsLink {
         keys: LongTermKeys,
         options: &LinkOptions,
     ) -> Result<Self, Error> {
-        let http = http_client(&options.extra_roots_pem)?;
+        let http = http_client(&options.extra_roots_pem, &options.resolve)?;
         let sts = StsAssumeRole::new(&settings, keys, http.clone(), options.sts_timeouts);
         let credentials = RoleCredentials::new(
             Arc::new(sts),

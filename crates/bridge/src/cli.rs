@@ -97,6 +97,9 @@ pub struct DevArgs {
     /// Port of the local STS (0: any free port).
     #[arg(long, default_value_t = 4013)]
     pub sts_port: u16,
+    /// Port of the local S3 (0: any free port).
+    #[arg(long, default_value_t = 4014)]
+    pub s3_port: u16,
     /// The application security descriptor the local XSUAA uses (default: the built-in copy
     /// of deploy/btp/xs-security.json).
     #[arg(long, value_name = "FILE")]

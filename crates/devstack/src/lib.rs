@@ -6,6 +6,9 @@
 //! - [`credstore`]: the SAP Credential Store REST API with JWE payloads, data sealed at rest.
 //! - [`sigv4`]: server-side AWS Signature V4 verification.
 //! - [`sts`]: the local AWS STS (`AssumeRole`, `GetCallerIdentity`, Query protocol).
+//! - [`s3`]: the local S3 (s3s with file-system storage), authorized by the dev account's IAM
+//!   policies, reachable path-style on `127.0.0.1` and through a generated `privatelink`
+//!   binding (virtual-hosted, `*.vpce-dev.s3.<region>.localhost`).
 //! - [`tls`]: the local CA (created in the data directory) and the TLS accept loop that
 //!   exposes client certificates for mTLS.
 //! - [`xsuaa`]: the XSUAA authorization server (client credentials, authorization code with a
@@ -21,6 +24,7 @@ pub mod aws_identity;
 pub mod credstore;
 pub mod error;
 pub mod files;
+pub mod s3;
 pub mod sigv4;
 pub mod sts;
 pub mod tls;
@@ -49,6 +53,9 @@ pub const CREDSTORE_INSTANCE: &str = "bridge-credstore";
 
 /// The instance name of the generated `user-provided` binding with the AWS settings.
 pub const AWS_CONFIG_INSTANCE: &str = "aws-config";
+
+/// The instance name of the generated `privatelink` binding (the local S3's Private Link).
+pub const PRIVATE_LINK_INSTANCE: &str = "bridge-s3-pl";
 
 /// The Credential Store namespace that holds the IAM user's long-term keys.
 pub const AWS_CREDSTORE_NAMESPACE: &str = "aws";
@@ -82,6 +89,8 @@ pub struct DevConfig {
     pub xsuaa_key_grace: Duration,
     /// The local STS's port (0: any free port).
     pub sts_port: u16,
+    /// The local S3's port (0: any free port).
+    pub s3_port: u16,
     /// The AWS region the local AWS services answer for.
     pub aws_region: String,
     /// The documents bucket (the `${BucketName}` of the IAM policies).
@@ -94,7 +103,8 @@ pub struct DevConfig {
 impl DevConfig {
     /// Defaults: `127.0.0.1`, Credential Store on port 4011 with 50 credentials per page,
     /// XSUAA on port 4012 with the built-in descriptor, default users and a one-hour key
-    /// grace period, STS on port 4013 for `eu-central-1` and the bucket `bridge-documents`.
+    /// grace period, STS on port 4013 and S3 on port 4014 for `eu-central-1` and the bucket
+    /// `bridge-documents`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -106,6 +116,7 @@ impl DevConfig {
             users_path: None,
             xsuaa_key_grace: xsuaa::DEFAULT_KEY_GRACE,
             sts_port: 4013,
+            s3_port: 4014,
             aws_region: aws_identity::DEFAULT_REGION.to_owned(),
             aws_bucket: aws_identity::DEFAULT_BUCKET.to_owned(),
             aws_clock: None,
@@ -117,6 +128,7 @@ impl DevConfig {
         self.credstore_port = 0;
         self.xsuaa_port = 0;
         self.sts_port = 0;
+        self.s3_port = 0;
         self
     }
 }
@@ -130,6 +142,9 @@ pub struct DevStack {
     xsuaa: LocalXsuaa,
     aws: AwsIdentity,
     sts_url: String,
+    s3: s3::LocalS3,
+    s3_url: String,
+    private_link_host: String,
     vcap: serde_json::Value,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -153,6 +168,7 @@ impl DevStack {
         let (credstore_listener, credstore_port) = bind(config.host, config.credstore_port).await?;
         let (xsuaa_listener, xsuaa_port) = bind(config.host, config.xsuaa_port).await?;
         let (sts_listener, sts_port) = bind(config.host, config.sts_port).await?;
+        let (s3_listener, s3_port) = bind(config.host, config.s3_port).await?;
         let host = host_name(config.host);
         let tls = ca.server_config(&[host.as_str(), "localhost", "127.0.0.1"])?;
 
@@ -206,6 +222,27 @@ impl DevStack {
             wait(stopped.clone()),
         ));
 
+        let pl_host = s3::private_link_host(aws.region());
+        let s3 = s3::LocalS3::open(
+            &s3::LocalS3Config {
+                dir: data_dir.join("s3"),
+                virtual_host_domains: vec![format!("bucket.{pl_host}"), pl_host.clone()],
+            },
+            aws.clone(),
+        )?;
+        let mut s3_names = vec![host.clone(), "localhost".to_owned(), "127.0.0.1".to_owned()];
+        s3_names.extend(s3::private_link_cert_names(aws.region()));
+        let s3_name_refs: Vec<&str> = s3_names.iter().map(String::as_str).collect();
+        let s3_tls = ca.server_config(&s3_name_refs)?;
+        tasks.spawn(s3::serve(
+            s3_listener,
+            s3.clone(),
+            s3_tls,
+            wait(stopped.clone()),
+        ));
+        let s3_url = format!("https://{}", authority(&host, s3_port));
+        let private_link_host = format!("{pl_host}:{s3_port}");
+
         let vcap = serde_json::json!({
             "credstore": [service_entry(
                 "credstore",
@@ -222,6 +259,13 @@ impl DevStack {
                 xsuaa.binding(),
             )],
             "user-provided": [aws_config_entry(&aws, &sts_url)],
+            "privatelink": [service_entry(
+                "privatelink",
+                PRIVATE_LINK_INSTANCE,
+                "standard",
+                &["privatelink"],
+                serde_json::json!({ "hostname": format!("*.{private_link_host}") }),
+            )],
         });
         let stack = Self {
             data_dir,
@@ -231,6 +275,9 @@ impl DevStack {
             xsuaa,
             aws,
             sts_url,
+            s3,
+            s3_url,
+            private_link_host,
             vcap,
             stop,
             tasks,
@@ -333,6 +380,25 @@ impl DevStack {
     /// `stsEndpoint`).
     pub fn sts_url(&self) -> &str {
         &self.sts_url
+    }
+
+    /// The local S3's origin for path-style clients (the aws CLI with `--endpoint-url`),
+    /// e.g. `https://127.0.0.1:4014`.
+    pub fn s3_url(&self) -> &str {
+        &self.s3_url
+    }
+
+    /// The Private Link host name of the local S3 with its port, without the wildcard:
+    /// `vpce-dev.s3.<region>.localhost:<port>` (the `privatelink` binding's `hostname` is
+    /// `*.` this). Names under it do not resolve through DNS: clients map them to the S3's
+    /// address (awslink's `LinkOptions::resolve`).
+    pub fn private_link_host(&self) -> &str {
+        &self.private_link_host
+    }
+
+    /// The local S3 (its storage directory).
+    pub fn s3(&self) -> &s3::LocalS3 {
+        &self.s3
     }
 
     /// The dev AWS account: user, keys, role and the sessions the local STS issued.

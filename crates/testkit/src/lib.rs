@@ -52,3 +52,17 @@ pub fn node_script(script: &str) -> std::process::Command {
     cmd.arg(dst);
     cmd
 }
+
+/// A program of the Python tools venv that `cargo xtask ci` installs into `.tools/python`
+/// (`aws`, `python`, `moto_server`). Panics with instructions if it is missing: a test that
+/// needs a third-party client must fail, not skip, without it.
+pub fn python_bin(name: &str) -> PathBuf {
+    let path = tools_dir().join("python").join("bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask install` (or `cargo xtask ci`), which installs the pinned \
+         tools/python/requirements.txt",
+        path.display()
+    );
+    path
+}

@@ -9,6 +9,9 @@ mod common;
 mod credentials;
 /// Long-term keys from the Credential Store (in-memory fake).
 mod keys;
+/// End to end against the dev stack: generated bindings, local Credential Store, STS and S3
+/// through the Private Link name (DNS override).
+mod local_s3;
 /// The real STS and S3 clients against moto, a second implementation of both APIs (plain
 /// http and https with an extra root certificate).
 mod moto;

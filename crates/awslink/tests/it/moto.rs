@@ -66,6 +66,7 @@ fn options(extra_roots_pem: Vec<Vec<u8>>) -> LinkOptions {
             attempt: Duration::from_secs(20),
             operation: Duration::from_secs(40),
         },
+        resolve: Vec::new(),
     }
 }
 
@@ -147,7 +148,7 @@ async fn sts_and_s3_against_moto_over_http() {
             .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
             .region(aws_sdk_sts::config::Region::new(REGION))
             .endpoint_url(&moto.url)
-            .http_client(awslink::http_client(&[]).unwrap())
+            .http_client(awslink::http_client(&[], &[]).unwrap())
             .credentials_provider(link.credentials.clone())
             .build(),
     );

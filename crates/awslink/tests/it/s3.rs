@@ -22,7 +22,7 @@ fn client(settings: &AwsSettings) -> aws_sdk_s3::Client {
     awslink::s3::s3_client(
         settings,
         creds,
-        awslink::http_client(&[]).unwrap(),
+        awslink::http_client(&[], &[]).unwrap(),
         Timeouts::S3,
     )
 }

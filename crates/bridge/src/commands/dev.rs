@@ -20,6 +20,7 @@ pub async fn run(args: DevArgs) -> ExitCode {
     config.credstore_port = args.credstore_port;
     config.xsuaa_port = args.xsuaa_port;
     config.sts_port = args.sts_port;
+    config.s3_port = args.s3_port;
     config.xs_security_path = args.xs_security.clone();
     config.users_path = args.users.clone();
     let stack = match DevStack::start(config)
@@ -88,6 +89,11 @@ fn print_banner(stack: &DevStack, app_url: &str) {
     println!("  XSUAA             {}", stack.xsuaa_url());
     println!("  Credential Store  {}", stack.credstore_url());
     println!("  STS               {}", stack.sts_url());
+    println!(
+        "  S3                {}  (Private Link name *.{})",
+        stack.s3_url(),
+        stack.private_link_host()
+    );
     println!("  data directory    {}", stack.data_dir().display());
     println!();
     println!("Open {app_url}/ and sign in:");
@@ -119,7 +125,7 @@ fn print_banner(stack: &DevStack, app_url: &str) {
         stack.ca_path().display()
     );
     println!("  curl -H \"Authorization: Bearer $(bridge token)\" {app_url}/jobs/ping");
-    println!("  bridge creds -n demo list");
+    println!("  bridge creds -n aws list");
     println!();
     println!("Press Ctrl-C to stop.");
 }

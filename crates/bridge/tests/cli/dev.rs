@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::util::{bridge, run};
 
-const EPHEMERAL: [&str; 8] = [
+const EPHEMERAL: [&str; 10] = [
+    "--s3-port",
+    "0",
     "--app-port",
     "0",
     "--credstore-port",

@@ -7,6 +7,8 @@
     missing_docs
 )]
 
+/// The local STS and S3 checked with the aws CLI, boto3 presigned URLs and the AWS SDK for JavaScript.
+mod aws_clients;
 /// Shared set-up: a started dev stack in a temporary directory and clients for it.
 mod common;
 /// The Credential Store API through our client: CRUD, lists, conditions, auth, errors.
@@ -17,6 +19,9 @@ mod credstore_protocol;
 mod jose_interop;
 /// Data at rest: restart keeps data, files are private and sealed.
 mod persistence;
+/// Local S3 over raw HTTPS: authentication, tokens, policies, bad input, path traversal,
+/// persistence and the generated `privatelink` binding.
+mod s3_errors;
 /// Local STS, AssumeRole: SDK and raw XML, durations, trust, validation, session policies.
 mod sts_assume_role;
 /// Local STS, authentication: SigV4 failures, tokens, expiry, presigning, actions.

@@ -1,0 +1,334 @@
+//! End to end against the dev stack: the generated `VCAP_SERVICES`, the long-term keys from the
+//! local Credential Store, AssumeRole at the local STS and S3 calls on the local S3 through the
+//! Private Link endpoint (virtual-hosted `<bucket>.bucket.vpce-dev.s3.<region>.localhost`,
+//! resolved to 127.0.0.1 by `LinkOptions::resolve`), all over TLS with the dev CA.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use awslink::{AwsLink, AwsSettings, LinkOptions, LongTermKeys, S3Endpoint};
+use cfenv::Vcap;
+use devstack::aws_identity::ManualClock;
+use devstack::{DevConfig, DevStack};
+
+struct Local {
+    dev: DevStack,
+    clock: Arc<ManualClock>,
+    link: AwsLink,
+    _dir: tempfile::TempDir,
+}
+
+const BUCKET: &str = "bridge-documents";
+
+async fn start() -> Local {
+    testkit::logs::init();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::starting_now());
+    let mut config = DevConfig::new(dir.path()).ephemeral();
+    config.aws_clock = Some(clock.clone());
+    let dev = DevStack::start(config).await.unwrap();
+    let aws = dev.aws_identity();
+    testkit::logs::secret(aws.user().secret_access_key.expose());
+    testkit::logs::secret(aws.external_id().expose());
+    if let Some(p) = dev.vcap_services()["credstore"][0]["credentials"]["password"].as_str() {
+        testkit::logs::secret(p);
+    }
+
+    let vcap = Vcap::from_json(&dev.vcap_services().to_string(), "VCAP_SERVICES").unwrap();
+    let settings = AwsSettings::from_vcap(&vcap, None).unwrap();
+    assert!(
+        matches!(settings.s3_endpoint, S3Endpoint::PrivateLink { .. }),
+        "{:?}",
+        settings.s3_endpoint
+    );
+    let binding = vcap.credstore(None).unwrap();
+    let store = credstore::Client::from_binding(
+        &binding,
+        &credstore::ClientOptions {
+            extra_roots_pem: vec![dev.ca_pem().as_bytes().to_vec()],
+            ..credstore::ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let keys = LongTermKeys::from_settings(Arc::new(store), &settings);
+    let suffix = dev
+        .private_link_host()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let options = LinkOptions {
+        extra_roots_pem: vec![dev.ca_pem().as_bytes().to_vec()],
+        resolve: vec![(suffix, IpAddr::V4(Ipv4Addr::LOCALHOST))],
+        ..LinkOptions::default()
+    };
+    let link = AwsLink::new(settings, keys, &options).unwrap();
+    Local {
+        dev,
+        clock,
+        link,
+        _dir: dir,
+    }
+}
+
+fn register(c: &aws_credential_types::Credentials) {
+    testkit::logs::secret(c.secret_access_key());
+    if let Some(t) = c.session_token() {
+        testkit::logs::secret(t);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_calls_need_one_assume_role() {
+    let l = start().await;
+    let s3 = l.link.s3.clone();
+    let next = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..16u32 {
+        let s3 = s3.clone();
+        let next = next.clone();
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= 1000 {
+                    break;
+                }
+                let key = format!("load/{t}/{}.txt", i % 4);
+                match i % 4 {
+                    0 => {
+                        s3.put_object()
+                            .bucket(BUCKET)
+                            .key(&key)
+                            .body(ByteStream::from(format!("{t}-{i}").into_bytes()))
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                    1 => {
+                        s3.list_objects_v2()
+                            .bucket(BUCKET)
+                            .prefix(format!("load/{t}/"))
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                    2 => {
+                        s3.get_object()
+                            .bucket(BUCKET)
+                            .key("README.txt")
+                            .send()
+                            .await
+                            .unwrap()
+                            .body
+                            .collect()
+                            .await
+                            .unwrap();
+                    }
+                    _ => {
+                        s3.head_object()
+                            .bucket(BUCKET)
+                            .key("README.txt")
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    assert!(next.load(std::sync::atomic::Ordering::Relaxed) >= 1000);
+    register(&l.link.credentials.credentials().await.unwrap());
+    assert_eq!(l.dev.aws_identity().assume_role_count(), 1);
+    l.dev.stop().await;
+}
+
+#[tokio::test]
+async fn buckets_permissions_and_errors() {
+    let l = start().await;
+    let s3 = &l.link.s3;
+    let buckets = s3.list_buckets().send().await.unwrap();
+    register(&l.link.credentials.credentials().await.unwrap());
+    let names: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
+    assert!(names.contains(&"bridge-documents"), "{names:?}");
+    assert!(names.contains(&"bridge-archive"), "{names:?}");
+
+    let err = s3
+        .put_object()
+        .bucket("bridge-archive")
+        .key("x.txt")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"), "{err:?}");
+    let err = s3.delete_bucket().bucket(BUCKET).send().await.unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"), "{err:?}");
+
+    let err = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("no/such/key")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NoSuchKey"), "{err:?}");
+    l.dev.stop().await;
+}
+
+#[tokio::test]
+async fn ranges_multipart_and_copy() {
+    let l = start().await;
+    let s3 = &l.link.s3;
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("range.bin")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    register(&l.link.credentials.credentials().await.unwrap());
+    let got = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("range.bin")
+        .range("bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_range(), Some("bytes 100-199/100000"));
+    let bytes = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&bytes[..], &data[100..200]);
+
+    let part_size = 5 * 1024 * 1024;
+    let up = s3
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    let mut whole = Vec::new();
+    for n in 1..=3 {
+        let chunk = vec![n as u8; part_size];
+        whole.extend_from_slice(&chunk);
+        let p = s3
+            .upload_part()
+            .bucket(BUCKET)
+            .key("big.bin")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(chunk))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    let done = s3
+        .complete_multipart_upload()
+        .bucket(BUCKET)
+        .key("big.bin")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        done.e_tag().unwrap().ends_with("-3\""),
+        "{:?}",
+        done.e_tag()
+    );
+    let got = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert!(got[..] == whole[..], "multipart object differs");
+
+    s3.copy_object()
+        .bucket(BUCKET)
+        .key("copy of range.bin")
+        .copy_source(format!("{BUCKET}/range.bin"))
+        .send()
+        .await
+        .unwrap();
+    let copied = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("copy of range.bin")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert!(copied[..] == data[..], "copy differs");
+    l.dev.stop().await;
+}
+
+#[tokio::test]
+async fn an_ended_session_is_expired_token() {
+    let l = start().await;
+    let creds = l.link.credentials.credentials().await.unwrap();
+    register(&creds);
+    // A client with these credentials fixed, so our refresh cannot hide the expiry.
+    let config = l
+        .link
+        .s3
+        .config()
+        .to_builder()
+        .credentials_provider(aws_credential_types::Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            creds.session_token().map(str::to_owned),
+            None,
+            "static",
+        ))
+        .build();
+    let fixed = aws_sdk_s3::Client::from_conf(config);
+    fixed
+        .head_object()
+        .bucket(BUCKET)
+        .key("README.txt")
+        .send()
+        .await
+        .unwrap();
+    l.clock.advance(Duration::from_secs(3601));
+    let err = fixed
+        .get_object()
+        .bucket(BUCKET)
+        .key("README.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ExpiredToken"), "{err:?}");
+    assert_eq!(err.message(), Some("The provided token has expired."));
+    l.dev.stop().await;
+}

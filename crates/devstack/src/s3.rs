@@ -1,0 +1,608 @@
+//! The local S3: [`s3s`] with the [`s3s_fs`] file-system backend, behind the dev account's
+//! authentication and IAM policies, served over TLS by the dev CA.
+//!
+//! - **Storage**: `<data>/s3/<bucket>/<key>` plus s3s-fs's metadata files, so objects survive
+//!   restarts. The demo buckets: the dev account's bucket (`AwsIdentity::bucket`, which the
+//!   role's permission policy allows) and [`ARCHIVE_BUCKET`] (in no policy: every object call
+//!   on it is `AccessDenied`) are created with a `README.txt` on first start.
+//! - **Authentication** ([`S3Auth`]): the signing key's secret comes from
+//!   [`AwsIdentity::lookup`]; s3s verifies SigV4 headers, aws-chunked bodies and presigned
+//!   URLs itself. s3s 0.14 always accepts SigV2 as well and has no switch to turn it off, so
+//!   the access hook refuses SigV2 requests (real S3 in new regions does the same).
+//! - **Authorization** ([`S3Access::check`], which runs after the signature check):
+//!   1. no credentials (unsigned) → 403 `AccessDenied`;
+//!   2. the credential scope must name the configured region and `s3`, else 400
+//!      `AuthorizationHeaderMalformed`;
+//!   3. a temporary key must carry its session token (`x-amz-security-token` header or
+//!      `X-Amz-Security-Token` query parameter; the signature covers both): missing → 403
+//!      `AccessDenied`, wrong → 400 `InvalidToken`; an ended session → 400 `ExpiredToken`
+//!      (time from the dev account's [`crate::aws_identity::Clock`]);
+//!   4. object keys with a `.` or `..` segment, a leading `/`, a backslash or a NUL are
+//!      refused with 400 `InvalidArgument` before they reach the file system (s3s-fs only
+//!      refuses paths that leave its root, and answers those with a 500);
+//!   5. every `(action, resource)` of `iam::s3::checks` for the operation must be allowed by
+//!      [`crate::aws_identity::Principal::evaluate`]; an operation not in that table is denied.
+//!      Any denial is 403 `AccessDenied`.
+//! - **Addressing**: path-style for IP-address hosts and any host that is not under one of the
+//!   configured base domains; virtual-hosted (`<bucket>.<base domain>`) under them. The dev
+//!   stack configures the Private Link names ([`private_link_host`]): the SDK, given the
+//!   endpoint `https://bucket.<host>`, sends to `<bucket>.bucket.<host>`.
+//! - **Logs**: s3s logs whole requests (headers with signatures and session tokens) at debug
+//!   level, so everything s3s and s3s-fs do runs with tracing switched off
+//!   ([`NoSubscriber`]); this module writes one line per request itself (method, path,
+//!   status), never a query string, header or body.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::StatusCode;
+use hyper::header::HeaderMap;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use rustls::ServerConfig;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::host::{S3Host, VirtualHost};
+use s3s::service::{S3Service, S3ServiceBuilder};
+use s3s::{S3Error, S3ErrorCode, S3Result};
+use tokio::net::TcpListener;
+use tracing::instrument::WithSubscriber;
+use tracing::subscriber::NoSubscriber;
+
+use crate::aws_identity::AwsIdentity;
+use crate::error::DevError;
+
+/// The demo bucket that no policy allows (for `AccessDenied` tests).
+pub const ARCHIVE_BUCKET: &str = "bridge-archive";
+
+/// The name of the object each demo bucket gets on first start.
+pub const README_KEY: &str = "README.txt";
+
+/// The endpoint id in the generated Private Link host name.
+pub const PRIVATE_LINK_ENDPOINT_ID: &str = "vpce-dev";
+
+/// The Private Link host name (without wildcard and port) of the local S3 in `region`:
+/// `vpce-dev.s3.<region>.localhost`. The binding's `hostname` is `*.<this>:<port>`.
+pub fn private_link_host(region: &str) -> String {
+    format!("{PRIVATE_LINK_ENDPOINT_ID}.s3.{region}.localhost")
+}
+
+/// The names the local S3's server certificate must cover for Private Link in `region`:
+/// the endpoint names and the per-bucket names under `bucket.` (wildcards).
+pub fn private_link_cert_names(region: &str) -> Vec<String> {
+    let host = private_link_host(region);
+    vec![
+        host.clone(),
+        format!("*.{host}"),
+        format!("bucket.{host}"),
+        format!("*.bucket.{host}"),
+    ]
+}
+
+/// Settings of the local S3.
+#[derive(Debug, Clone)]
+pub struct LocalS3Config {
+    /// The storage directory (`<data>/s3`).
+    pub dir: PathBuf,
+    /// Base domains under which `<bucket>.<domain>` is virtual-hosted addressing (without
+    /// port), e.g. `bucket.vpce-dev.s3.eu-central-1.localhost`.
+    pub virtual_host_domains: Vec<String>,
+}
+
+/// The local S3 service (cheap to clone).
+#[derive(Clone)]
+pub struct LocalS3 {
+    service: S3Service,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for LocalS3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalS3")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalS3 {
+    /// Opens (and on first use creates) the storage directory with the demo buckets, and
+    /// builds the service for the dev account `aws`.
+    pub fn open(config: &LocalS3Config, aws: AwsIdentity) -> Result<Self, DevError> {
+        let io = |source: std::io::Error| DevError::Io {
+            path: config.dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&config.dir).map_err(io)?;
+        for bucket in [aws.bucket(), ARCHIVE_BUCKET] {
+            create_demo_bucket(&config.dir, bucket)?;
+        }
+        let fs = s3s_fs::FileSystem::new(&config.dir).map_err(|e| DevError::Io {
+            path: config.dir.clone(),
+            source: std::io::Error::other(format!("{e:?}")),
+        })?;
+        let dir = config.dir.canonicalize().map_err(io)?;
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(Auth { aws: aws.clone() });
+        builder.set_access(Access { aws });
+        let mut domains: Vec<String> = config
+            .virtual_host_domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect();
+        domains.sort_by_key(|d| std::cmp::Reverse(d.len()));
+        builder.set_host(Hosts { domains });
+        Ok(Self {
+            service: builder.build(),
+            dir,
+        })
+    }
+
+    /// The storage directory (canonical).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The s3s service (a hyper service).
+    pub fn service(&self) -> S3Service {
+        self.service.clone()
+    }
+}
+
+fn create_demo_bucket(root: &Path, bucket: &str) -> Result<(), DevError> {
+    let dir = root.join(bucket);
+    if dir.exists() {
+        return Ok(());
+    }
+    let io = |source| DevError::Io {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let text = format!(
+        "This is the local S3 of the btp-aws-bridge dev stack (`bridge dev`).\n\
+         Bucket `{bucket}`. Objects are stored under the data directory's `s3/` folder.\n"
+    );
+    std::fs::write(dir.join(README_KEY), text).map_err(io)
+}
+
+/// Serves `s3` over TLS on `listener` until `shutdown` resolves, then lets open connections
+/// finish for up to five seconds. s3s runs with tracing off (see the module doc).
+pub async fn serve(
+    listener: TcpListener,
+    s3: LocalS3,
+    config: Arc<ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let outer = tracing::dispatcher::get_default(Clone::clone);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let acceptor = acceptor.clone();
+        let service = s3.service();
+        let watcher = graceful.watcher();
+        let outer = outer.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let handler = hyper::service::service_fn(move |req: hyper::Request<_>| {
+                let service = service.clone();
+                let outer = outer.clone();
+                async move {
+                    let method = req.method().clone();
+                    let path = req.uri().path().to_owned();
+                    let res = hyper::service::Service::call(&service, req).await;
+                    tracing::dispatcher::with_default(&outer, || match &res {
+                        Ok(r) => {
+                            tracing::debug!(%method, %path, status = r.status().as_u16(), "s3 request")
+                        }
+                        Err(_) => tracing::warn!(%method, %path, "s3 request failed"),
+                    });
+                    res
+                }
+            });
+            let builder = Builder::new(QuietExecutor);
+            let conn = builder.serve_connection(TokioIo::new(tls), handler);
+            let _ = watcher
+                .watch(conn.into_owned())
+                .with_subscriber(NoSubscriber::default())
+                .await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// Spawns HTTP/2 stream tasks with tracing off, like the connection itself.
+#[derive(Debug, Clone, Copy)]
+struct QuietExecutor;
+
+impl<F> hyper::rt::Executor<F> for QuietExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        TokioExecutor::new().execute(fut.with_subscriber(NoSubscriber::default()));
+    }
+}
+
+/// `<bucket>.<domain>` under a configured base domain is virtual-hosted; anything else is
+/// path-style.
+#[derive(Debug)]
+struct Hosts {
+    /// Longest first, lower case.
+    domains: Vec<String>,
+}
+
+impl S3Host for Hosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = strip_port(host).to_ascii_lowercase();
+        for domain in &self.domains {
+            if name == *domain {
+                return Ok(VirtualHost::new(domain.as_str()));
+            }
+            if let Some(bucket) = name.strip_suffix(domain.as_str())
+                && let Some(bucket) = bucket.strip_suffix('.')
+                && !bucket.is_empty()
+            {
+                return Ok(VirtualHost::new(domain.as_str()).with_bucket(bucket.to_owned()));
+            }
+        }
+        Ok(VirtualHost::new(Cow::Owned(name)))
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// The signing key's secret from the dev account.
+struct Auth {
+    aws: AwsIdentity,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for Auth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.aws.lookup(access_key) {
+            Some(p) => Ok(SecretKey::from(p.secret_access_key.expose())),
+            None => Err(error(
+                S3ErrorCode::InvalidAccessKeyId,
+                StatusCode::FORBIDDEN,
+                "The AWS Access Key Id you provided does not exist in our records.",
+            )),
+        }
+    }
+}
+
+fn error(code: S3ErrorCode, status: StatusCode, message: &'static str) -> S3Error {
+    let mut e = S3Error::with_message(code, message);
+    e.set_status_code(status);
+    e
+}
+
+fn access_denied() -> S3Error {
+    error(
+        S3ErrorCode::AccessDenied,
+        StatusCode::FORBIDDEN,
+        "Access Denied",
+    )
+}
+
+/// Session tokens, expiry, region, key safety and IAM policies (see the module doc).
+struct Access {
+    aws: AwsIdentity,
+}
+
+#[async_trait::async_trait]
+impl S3Access for Access {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let query = query_pairs(cx.uri());
+        if is_sig_v2(cx.headers(), &query) {
+            return Err(error(
+                S3ErrorCode::AccessDenied,
+                StatusCode::FORBIDDEN,
+                "Signature Version 2 is disabled by server configuration; use Signature Version 4",
+            ));
+        }
+        let Some(creds) = cx.credentials() else {
+            return Err(error(
+                S3ErrorCode::AccessDenied,
+                StatusCode::FORBIDDEN,
+                "Signature is required",
+            ));
+        };
+        let Some(principal) = self.aws.lookup(&creds.access_key) else {
+            return Err(error(
+                S3ErrorCode::InvalidAccessKeyId,
+                StatusCode::FORBIDDEN,
+                "The AWS Access Key Id you provided does not exist in our records.",
+            ));
+        };
+        check_scope(cx.headers(), &query, self.aws.region())?;
+
+        let token = cx
+            .headers()
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                query
+                    .iter()
+                    .find(|(k, _)| k == "X-Amz-Security-Token")
+                    .map(|(_, v)| v.clone())
+            });
+        match (&principal.session_token, token) {
+            (Some(_), None) => return Err(access_denied()),
+            (Some(expected), Some(given)) => {
+                if !constant_time_eq(expected.expose().as_bytes(), given.as_bytes()) {
+                    return Err(invalid_token());
+                }
+            }
+            (None, Some(_)) => return Err(invalid_token()),
+            (None, None) => {}
+        }
+        if principal.is_expired(self.aws.now()) {
+            return Err(error(
+                S3ErrorCode::ExpiredToken,
+                StatusCode::BAD_REQUEST,
+                "The provided token has expired.",
+            ));
+        }
+
+        let op = cx.s3_op().name().to_owned();
+        let path = cx.s3_path();
+        let bucket = path.get_bucket_name().map(str::to_owned);
+        let key = path.get_object_key().map(str::to_owned);
+        if let Some(k) = &key {
+            check_key(k)?;
+        }
+        let copy_source = if matches!(op.as_str(), "CopyObject" | "UploadPartCopy") {
+            let raw = cx
+                .headers()
+                .get("x-amz-copy-source")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    error(
+                        S3ErrorCode::InvalidArgument,
+                        StatusCode::BAD_REQUEST,
+                        "Invalid copy source",
+                    )
+                })?;
+            let (b, k) = parse_copy_source(raw).ok_or_else(|| {
+                error(
+                    S3ErrorCode::InvalidArgument,
+                    StatusCode::BAD_REQUEST,
+                    "Invalid copy source",
+                )
+            })?;
+            check_key(&k)?;
+            Some((b, k))
+        } else {
+            None
+        };
+        let Some(checks) = iam::s3::checks(
+            &op,
+            bucket.as_deref(),
+            key.as_deref(),
+            copy_source.as_ref().map(|(b, k)| (b.as_str(), k.as_str())),
+        ) else {
+            tracing::debug!(operation = %op, "s3: operation not allowed by the local S3");
+            return Err(access_denied());
+        };
+        for check in checks {
+            let mut ctx = principal.request(check.action, &check.resource);
+            if check.action == "s3:ListBucket" {
+                for (name, cond) in [
+                    ("prefix", "s3:prefix"),
+                    ("delimiter", "s3:delimiter"),
+                    ("max-keys", "s3:max-keys"),
+                ] {
+                    if let Some((_, v)) = query.iter().find(|(k, _)| k == name) {
+                        ctx = ctx.with_key(cond, v.clone());
+                    }
+                }
+            }
+            let decision = principal.evaluate(&ctx, None);
+            if !decision.is_allowed() {
+                tracing::debug!(
+                    operation = %op,
+                    principal = %principal.arn,
+                    action = check.action,
+                    resource = %check.resource,
+                    decision = %decision.explain(),
+                    "s3: access denied"
+                );
+                return Err(access_denied());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid_token() -> S3Error {
+    error(
+        S3ErrorCode::InvalidToken,
+        StatusCode::BAD_REQUEST,
+        "The provided token is malformed or otherwise invalid.",
+    )
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn query_pairs(uri: &hyper::Uri) -> Vec<(String, String)> {
+    uri.query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_sig_v2(headers: &HeaderMap, query: &[(String, String)]) -> bool {
+    let header = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS "));
+    header || query.iter().any(|(k, _)| k == "AWSAccessKeyId")
+}
+
+/// The credential scope (`AKID/date/region/service/aws4_request`) must be for this region
+/// and `s3`.
+fn check_scope(headers: &HeaderMap, query: &[(String, String)], region: &str) -> S3Result<()> {
+    let from_header = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .map(|v| v.split([',', ' ']).next().unwrap_or_default().to_owned());
+    let from_query = || {
+        query
+            .iter()
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.clone())
+    };
+    let Some(credential) = from_header.or_else(from_query) else {
+        return Ok(());
+    };
+    let parts: Vec<&str> = credential.split('/').collect();
+    let (scope_region, service) = match parts.as_slice() {
+        [_, _, r, s, "aws4_request"] => (*r, *s),
+        _ => {
+            return Err(error(
+                S3ErrorCode::AuthorizationHeaderMalformed,
+                StatusCode::BAD_REQUEST,
+                "The authorization header is malformed; the Credential is mal-formed.",
+            ));
+        }
+    };
+    if scope_region != region {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::AuthorizationHeaderMalformed,
+            format!(
+                "The authorization header is malformed; the region '{}' is wrong; expecting '{region}'",
+                scope_region.chars().take(32).collect::<String>()
+            ),
+        );
+        e.set_status_code(StatusCode::BAD_REQUEST);
+        return Err(e);
+    }
+    if service != "s3" {
+        return Err(error(
+            S3ErrorCode::AuthorizationHeaderMalformed,
+            StatusCode::BAD_REQUEST,
+            "The authorization header is malformed; the service in the credential scope must be 's3'.",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses keys the file-system backend cannot store safely inside the bucket's directory.
+fn check_key(key: &str) -> S3Result<()> {
+    let bad = key.starts_with('/')
+        || key.contains('\\')
+        || key.contains('\0')
+        || key.split('/').any(|seg| seg == "." || seg == "..");
+    if bad {
+        return Err(error(
+            S3ErrorCode::InvalidArgument,
+            StatusCode::BAD_REQUEST,
+            "The local S3 does not accept object keys with `.` or `..` segments, a leading `/`, a backslash or NUL.",
+        ));
+    }
+    Ok(())
+}
+
+/// `x-amz-copy-source`: `[/]bucket/key[?versionId=…]`, URL-encoded.
+fn parse_copy_source(raw: &str) -> Option<(String, String)> {
+    let raw = raw.split('?').next().unwrap_or(raw);
+    let decoded = percent_decode(raw)?;
+    let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
+    let (bucket, key) = decoded.split_once('/')?;
+    if bucket.is_empty() || key.is_empty() {
+        return None;
+    }
+    Some((bucket.to_owned(), key.to_owned()))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_split_bucket_from_base_domain() {
+        let hosts = Hosts {
+            domains: vec![
+                "bucket.vpce-dev.s3.eu-central-1.localhost".into(),
+                "vpce-dev.s3.eu-central-1.localhost".into(),
+            ],
+        };
+        let vh = hosts
+            .parse_host_header("docs.bucket.vpce-dev.s3.eu-central-1.localhost:4014")
+            .ok();
+        assert_eq!(vh.as_ref().and_then(|v| v.bucket()), Some("docs"));
+        let vh = hosts
+            .parse_host_header("bucket.vpce-dev.s3.eu-central-1.localhost:4014")
+            .ok();
+        assert_eq!(vh.as_ref().map(|v| v.bucket().is_none()), Some(true));
+        let vh = hosts.parse_host_header("example.com").ok();
+        assert_eq!(vh.as_ref().map(|v| v.bucket().is_none()), Some(true));
+    }
+
+    #[test]
+    fn copy_source_and_keys() {
+        assert_eq!(
+            parse_copy_source("/b/a%20c.txt?versionId=1"),
+            Some(("b".into(), "a c.txt".into()))
+        );
+        assert_eq!(parse_copy_source("b"), None);
+        assert!(check_key("a/b.txt").is_ok());
+        for bad in ["../x", "a/../../x", "/etc/passwd", "a/./b", ".."] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
+}
