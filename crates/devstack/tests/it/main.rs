@@ -17,6 +17,8 @@ mod credstore_api;
 mod credstore_protocol;
 /// Interop with the npm `jose` package, an independent JOSE implementation.
 mod jose_interop;
+/// Oversized headers and URLs against every stand-in.
+mod oversized;
 /// Data at rest: restart keeps data, files are private and sealed.
 mod persistence;
 /// Local S3 over raw HTTPS: authentication, tokens, policies, bad input, path traversal,
