@@ -36,7 +36,6 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper::StatusCode;
 use hyper::header::HeaderMap;
@@ -176,36 +175,11 @@ pub async fn serve(
     config: Arc<ServerConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let outer = tracing::dispatcher::get_default(Clone::clone);
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let acceptor = acceptor.clone();
+    crate::tls::accept_loop(listener, config, shutdown, move |tls, watcher| {
         let service = s3.service();
-        let watcher = graceful.watcher();
         let outer = outer.clone();
-        tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
+        async move {
             let handler = hyper::service::service_fn(move |req: hyper::Request<_>| {
                 let service = service.clone();
                 let outer = outer.clone();
@@ -228,10 +202,9 @@ pub async fn serve(
                 .watch(conn.into_owned())
                 .with_subscriber(NoSubscriber::default())
                 .await;
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+        }
+    })
+    .await;
 }
 
 /// Spawns HTTP/2 stream tasks with tracing off, like the connection itself.

@@ -170,14 +170,23 @@ fn time_now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` resolves, then lets open connections
-/// finish for up to five seconds.
-pub async fn serve_tls(
+/// One accepted, handshaken TLS connection, handed to a service-specific handler together with
+/// the graceful-shutdown watcher it must serve the connection under.
+pub type TlsConnection = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+/// The accept loop every TLS stand-in shares: accepts on `listener` until `shutdown`
+/// resolves, does the TLS handshake (10 s limit) on its own task, and calls `handle` with the
+/// connection and a watcher of the graceful shutdown; at the end lets open connections finish
+/// for up to five seconds.
+pub async fn accept_loop<H, Fut>(
     listener: TcpListener,
-    app: Router,
     config: Arc<ServerConfig>,
     shutdown: impl Future<Output = ()> + Send,
-) {
+    handle: H,
+) where
+    H: Fn(TlsConnection, hyper_util::server::graceful::Watcher) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -194,7 +203,7 @@ pub async fn serve_tls(
             () = &mut shutdown => break,
         };
         let acceptor = acceptor.clone();
-        let app = app.clone();
+        let handle = handle.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let tls =
@@ -206,6 +215,24 @@ pub async fn serve_tls(
                     }
                     Err(_) => return,
                 };
+            handle(tls, watcher).await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// Serves `app` over TLS on `listener` until `shutdown` resolves. Each request carries the
+/// connection's verified client certificate, if any, as an `Extension<Option<PeerCertificate>>`.
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    config: Arc<ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    accept_loop(listener, config, shutdown, move |tls, watcher| {
+        let app = app.clone();
+        async move {
             let peer = tls
                 .get_ref()
                 .1
@@ -219,8 +246,7 @@ pub async fn serve_tls(
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+        }
+    })
+    .await;
 }
