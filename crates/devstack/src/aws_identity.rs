@@ -122,6 +122,9 @@ pub struct AwsIdentityConfig {
     pub bucket: String,
     /// The clock for session expiry and signature times.
     pub clock: Arc<dyn Clock>,
+    /// Test knob: sessions last this long whatever `DurationSeconds` asked for (AWS's minimum
+    /// is 900 s), so credential refresh can be tested against real expiry in seconds.
+    pub session_lifetime: Option<Duration>,
 }
 
 impl AwsIdentityConfig {
@@ -132,6 +135,7 @@ impl AwsIdentityConfig {
             region: DEFAULT_REGION.to_owned(),
             bucket: DEFAULT_BUCKET.to_owned(),
             clock: Arc::new(SystemClock),
+            session_lifetime: None,
         }
     }
 }
@@ -372,6 +376,7 @@ struct Inner {
     user: IamUser,
     role: Role,
     clock: Arc<dyn Clock>,
+    session_lifetime: Option<Duration>,
     sessions: Mutex<HashMap<String, Session>>,
     issued: AtomicU64,
 }
@@ -453,6 +458,7 @@ impl AwsIdentity {
                 user,
                 role,
                 clock: config.clock.clone(),
+                session_lifetime: config.session_lifetime,
                 sessions: Mutex::new(HashMap::new()),
                 issued: AtomicU64::new(0),
             }),
@@ -505,7 +511,8 @@ impl AwsIdentity {
     pub fn issue(&self, request: SessionRequest) -> TemporaryCredentials {
         let now = self.now();
         let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-        let expiration = now + TimeDelta::from_std(request.duration).unwrap_or(TimeDelta::MAX);
+        let duration = self.inner.session_lifetime.unwrap_or(request.duration);
+        let expiration = now + TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX);
         let creds = TemporaryCredentials {
             access_key_id: key_id("ASIA", 16),
             secret_access_key: Secret::new(secret_key()),

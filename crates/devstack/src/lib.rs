@@ -98,6 +98,9 @@ pub struct DevConfig {
     /// The clock of the local AWS services (session expiry, signature times); `None`: the
     /// system clock. Tests pass an [`aws_identity::ManualClock`].
     pub aws_clock: Option<Arc<dyn Clock>>,
+    /// Test knob: STS sessions last this long whatever `DurationSeconds` asks for (see
+    /// [`aws_identity::AwsIdentityConfig::session_lifetime`]). `None` (the default): as asked.
+    pub aws_session_lifetime: Option<Duration>,
 }
 
 impl DevConfig {
@@ -120,6 +123,7 @@ impl DevConfig {
             aws_region: aws_identity::DEFAULT_REGION.to_owned(),
             aws_bucket: aws_identity::DEFAULT_BUCKET.to_owned(),
             aws_clock: None,
+            aws_session_lifetime: None,
         }
     }
 
@@ -198,6 +202,7 @@ impl DevStack {
                 .aws_clock
                 .clone()
                 .unwrap_or_else(|| Arc::new(aws_identity::SystemClock)),
+            session_lifetime: config.aws_session_lifetime,
         })?;
         let user = aws.user();
         credstore.put_password(

@@ -125,7 +125,10 @@ impl LocalS3 {
         let dir = config.dir.canonicalize().map_err(io)?;
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(Auth { aws: aws.clone() });
-        builder.set_access(Access { aws });
+        builder.set_access(Access {
+            aws,
+            dir: dir.clone(),
+        });
         let mut domains: Vec<String> = config
             .virtual_host_domains
             .iter()
@@ -290,6 +293,8 @@ fn access_denied() -> S3Error {
 /// Session tokens, expiry, region, key safety and IAM policies (see the module doc).
 struct Access {
     aws: AwsIdentity,
+    /// The storage root, to tell a missing object from a forbidden one (see `check`).
+    dir: PathBuf,
 }
 
 #[async_trait::async_trait]
@@ -411,6 +416,17 @@ impl S3Access for Access {
                     decision = %decision.explain(),
                     "s3: access denied"
                 );
+                return Err(access_denied());
+            }
+        }
+        // S3 answers 404 NoSuchKey for a missing object only to callers who may list the
+        // bucket; everyone else gets 403, so a missing key cannot be told from a forbidden one.
+        if matches!(op.as_str(), "GetObject" | "HeadObject")
+            && let (Some(bucket), Some(key)) = (bucket.as_deref(), key.as_deref())
+            && !self.dir.join(bucket).join(key).is_file()
+        {
+            let ctx = principal.request("s3:ListBucket", &iam::s3::bucket_arn(bucket));
+            if !principal.evaluate(&ctx, None).is_allowed() {
                 return Err(access_denied());
             }
         }

@@ -25,11 +25,16 @@ struct Local {
 const BUCKET: &str = "bridge-documents";
 
 async fn start() -> Local {
+    start_with(|_| {}).await
+}
+
+async fn start_with(configure: impl FnOnce(&mut DevConfig)) -> Local {
     testkit::logs::init();
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_now());
     let mut config = DevConfig::new(dir.path()).ephemeral();
     config.aws_clock = Some(clock.clone());
+    configure(&mut config);
     let dev = DevStack::start(config).await.unwrap();
     let aws = dev.aws_identity();
     testkit::logs::secret(aws.user().secret_access_key.expose());
@@ -330,5 +335,99 @@ async fn an_ended_session_is_expired_token() {
         .unwrap_err();
     assert_eq!(err.code(), Some("ExpiredToken"), "{err:?}");
     assert_eq!(err.message(), Some("The provided token has expired."));
+    l.dev.stop().await;
+}
+
+/// Short-lived sessions against the real local STS and S3: the local STS issues sessions that
+/// last 6 s of real time (a dev-stack test knob; AWS's minimum is 900 s) and the local S3
+/// really refuses them after that. Calls keep flowing for 9 s; our cache must refresh ahead of
+/// each expiry so that no call fails, and a client holding the first session's credentials
+/// fixed must by then get `ExpiredToken`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn short_sessions_are_refreshed_before_they_expire() {
+    let l = start_with(|c| {
+        c.aws_clock = None;
+        c.aws_session_lifetime = Some(Duration::from_secs(6));
+    })
+    .await;
+    let settings = l.link.settings.clone();
+    let vcap = Vcap::from_json(&l.dev.vcap_services().to_string(), "VCAP_SERVICES").unwrap();
+    let store = credstore::Client::from_binding(
+        &vcap.credstore(None).unwrap(),
+        &credstore::ClientOptions {
+            extra_roots_pem: vec![l.dev.ca_pem().as_bytes().to_vec()],
+            ..credstore::ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let keys = LongTermKeys::from_settings(Arc::new(store), &settings);
+    let suffix = l
+        .dev
+        .private_link_host()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let http = awslink::http_client(
+        &[l.dev.ca_pem().as_bytes().to_vec()],
+        &[(suffix, IpAddr::V4(Ipv4Addr::LOCALHOST))],
+    )
+    .unwrap();
+    let sts = awslink::StsAssumeRole::new(&settings, keys, http.clone(), awslink::Timeouts::STS);
+    // A margin that fits 6-second sessions: refresh when less than 3 s are left.
+    let creds = awslink::credentials::RoleCredentials::new(
+        Arc::new(sts),
+        awslink::credentials::AssumeRoleRequest::from_settings(&settings),
+        awslink::credentials::RefreshOptions {
+            refresh_margin: Duration::from_secs(3),
+            expiry_buffer: Duration::from_secs(1),
+            ..awslink::credentials::RefreshOptions::from_settings(&settings)
+        },
+    );
+    let s3 = awslink::s3::s3_client(&settings, creds.clone(), http, awslink::Timeouts::S3);
+
+    let first = creds.credentials().await.unwrap();
+    register(&first);
+    let before = l.dev.aws_identity().assume_role_count();
+    let started = std::time::Instant::now();
+    let mut calls = 0u32;
+    while started.elapsed() < Duration::from_secs(9) {
+        if let Err(e) = s3.list_objects_v2().bucket(BUCKET).max_keys(1).send().await {
+            panic!(
+                "call {calls} at {:?} failed: {:?}",
+                started.elapsed(),
+                e.code()
+            );
+        }
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refreshes = l.dev.aws_identity().assume_role_count() - before;
+    assert!(
+        refreshes >= 2,
+        "{refreshes} refreshes in 9 s of 6-second sessions"
+    );
+    assert_eq!(creds.failures(), 0);
+
+    // The first session really is over at the S3.
+    let fixed = aws_sdk_s3::Client::from_conf(
+        l.link
+            .s3
+            .config()
+            .to_builder()
+            .credentials_provider(first)
+            .build(),
+    );
+    let err = fixed
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some("ExpiredToken"),
+        "{calls} calls, {refreshes} refreshes"
+    );
     l.dev.stop().await;
 }

@@ -305,6 +305,31 @@ async fn policies_decide_per_bucket_and_operation() {
         now(),
     );
     send(&aws, &r).await.assert_error(404, "NoSuchKey");
+
+    // Without s3:ListBucket a missing key is indistinguishable from a forbidden one: 403.
+    let get_only = aws
+        .assume_with_policy(
+            "get-only",
+            None,
+            Some(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#),
+        )
+        .await;
+    let r = signed(
+        &aws,
+        raw("GET", "/bridge-documents/missing.txt"),
+        &get_only,
+        &region,
+        now(),
+    );
+    send(&aws, &r).await.assert_error(403, "AccessDenied");
+    let r = signed(
+        &aws,
+        raw("GET", "/bridge-documents/README.txt"),
+        &get_only,
+        &region,
+        now(),
+    );
+    assert_eq!(send(&aws, &r).await.status, 200);
     aws.stack.dev.stop().await;
 }
 

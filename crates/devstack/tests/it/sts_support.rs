@@ -109,6 +109,16 @@ impl Aws {
 
     /// AssumeRole through the SDK with the user's keys and the right ExternalId.
     pub async fn assume(&self, session: &str, duration: Option<i32>) -> Credentials {
+        self.assume_with_policy(session, duration, None).await
+    }
+
+    /// AssumeRole with an inline session policy, which narrows what the session may do.
+    pub async fn assume_with_policy(
+        &self,
+        session: &str,
+        duration: Option<i32>,
+        policy: Option<&str>,
+    ) -> Credentials {
         let out = self
             .sdk(self.user_credentials())
             .assume_role()
@@ -116,6 +126,7 @@ impl Aws {
             .role_session_name(session)
             .external_id(self.external_id())
             .set_duration_seconds(duration)
+            .set_policy(policy.map(str::to_owned))
             .send()
             .await
             .unwrap();
