@@ -44,9 +44,10 @@ use hyper_util::server::conn::auto::Builder;
 use rustls::ServerConfig;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto;
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::{S3Service, S3ServiceBuilder};
-use s3s::{S3Error, S3ErrorCode, S3Result};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tokio::net::TcpListener;
 use tracing::instrument::WithSubscriber;
 use tracing::subscriber::NoSubscriber;
@@ -123,7 +124,10 @@ impl LocalS3 {
             source: std::io::Error::other(format!("{e:?}")),
         })?;
         let dir = config.dir.canonicalize().map_err(io)?;
-        let mut builder = S3ServiceBuilder::new(fs);
+        let mut builder = S3ServiceBuilder::new(Store {
+            fs,
+            root: dir.clone(),
+        });
         builder.set_auth(Auth { aws: aws.clone() });
         builder.set_access(Access {
             aws,
@@ -168,6 +172,169 @@ fn create_demo_bucket(root: &Path, bucket: &str) -> Result<(), DevError> {
          Bucket `{bucket}`. Objects are stored under the data directory's `s3/` folder.\n"
     );
     std::fs::write(dir.join(README_KEY), text).map_err(io)
+}
+
+/// s3s-fs with one fix. s3s-fs 0.14.1 writes an uploaded object to its final path before it
+/// compares the checksums, so a `BadDigest` upload would still be stored (and replace a good
+/// object). `put_object` here keeps a hard link to the previous object first and, on
+/// `BadDigest`, puts it back (or removes the new file if there was none): nothing is written
+/// by a refused upload. Every other operation is forwarded unchanged.
+struct Store {
+    fs: s3s_fs::FileSystem,
+    root: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl s3s::S3 for Store {
+    async fn create_bucket(
+        &self,
+        req: S3Request<dto::CreateBucketInput>,
+    ) -> S3Result<S3Response<dto::CreateBucketOutput>> {
+        self.fs.create_bucket(req).await
+    }
+
+    async fn delete_bucket(
+        &self,
+        req: S3Request<dto::DeleteBucketInput>,
+    ) -> S3Result<S3Response<dto::DeleteBucketOutput>> {
+        self.fs.delete_bucket(req).await
+    }
+
+    async fn head_bucket(
+        &self,
+        req: S3Request<dto::HeadBucketInput>,
+    ) -> S3Result<S3Response<dto::HeadBucketOutput>> {
+        self.fs.head_bucket(req).await
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<dto::GetBucketLocationInput>,
+    ) -> S3Result<S3Response<dto::GetBucketLocationOutput>> {
+        self.fs.get_bucket_location(req).await
+    }
+
+    async fn list_buckets(
+        &self,
+        req: S3Request<dto::ListBucketsInput>,
+    ) -> S3Result<S3Response<dto::ListBucketsOutput>> {
+        self.fs.list_buckets(req).await
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<dto::ListObjectsInput>,
+    ) -> S3Result<S3Response<dto::ListObjectsOutput>> {
+        self.fs.list_objects(req).await
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<dto::ListObjectsV2Input>,
+    ) -> S3Result<S3Response<dto::ListObjectsV2Output>> {
+        self.fs.list_objects_v2(req).await
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<dto::GetObjectInput>,
+    ) -> S3Result<S3Response<dto::GetObjectOutput>> {
+        self.fs.get_object(req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<dto::HeadObjectInput>,
+    ) -> S3Result<S3Response<dto::HeadObjectOutput>> {
+        self.fs.head_object(req).await
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<dto::DeleteObjectInput>,
+    ) -> S3Result<S3Response<dto::DeleteObjectOutput>> {
+        self.fs.delete_object(req).await
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<dto::DeleteObjectsInput>,
+    ) -> S3Result<S3Response<dto::DeleteObjectsOutput>> {
+        self.fs.delete_objects(req).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<dto::CopyObjectInput>,
+    ) -> S3Result<S3Response<dto::CopyObjectOutput>> {
+        self.fs.copy_object(req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<dto::CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<dto::CreateMultipartUploadOutput>> {
+        self.fs.create_multipart_upload(req).await
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<dto::UploadPartInput>,
+    ) -> S3Result<S3Response<dto::UploadPartOutput>> {
+        self.fs.upload_part(req).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<dto::UploadPartCopyInput>,
+    ) -> S3Result<S3Response<dto::UploadPartCopyOutput>> {
+        self.fs.upload_part_copy(req).await
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<dto::ListPartsInput>,
+    ) -> S3Result<S3Response<dto::ListPartsOutput>> {
+        self.fs.list_parts(req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<dto::CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<dto::CompleteMultipartUploadOutput>> {
+        self.fs.complete_multipart_upload(req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<dto::AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<dto::AbortMultipartUploadOutput>> {
+        self.fs.abort_multipart_upload(req).await
+    }
+
+    async fn put_object(
+        &self,
+        req: S3Request<dto::PutObjectInput>,
+    ) -> S3Result<S3Response<dto::PutObjectOutput>> {
+        // The access hook refused keys that could leave the bucket directory.
+        let target = self.root.join(&req.input.bucket).join(&req.input.key);
+        let backup = self
+            .root
+            .join(format!(".bridge-backup-{}", uuid::Uuid::new_v4()));
+        let had_previous = target.is_file() && std::fs::hard_link(&target, &backup).is_ok();
+        let result = self.fs.put_object(req).await;
+        let refused = matches!(&result, Err(e) if *e.code() == S3ErrorCode::BadDigest);
+        if refused {
+            if had_previous {
+                let _ = std::fs::rename(&backup, &target);
+            } else {
+                let _ = std::fs::remove_file(&target);
+            }
+        } else if had_previous {
+            let _ = std::fs::remove_file(&backup);
+        }
+        result
+    }
 }
 
 /// Serves `s3` over TLS on `listener` until `shutdown` resolves, then lets open connections

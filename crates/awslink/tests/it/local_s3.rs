@@ -491,10 +491,7 @@ async fn checksums_aws_chunked_bodies_and_list_continuation() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("BadDigest"), "{err:?}");
-    // FIXME: s3s-fs 0.14.1 writes the object before it compares the checksums (see its
-    // `put_object`), so a BadDigest upload is stored anyway and would overwrite a good object.
-    // The local S3 must stage and verify before committing (a wrapper around `put_object`).
-    // This asserts today's wrong behaviour, so the fix has to flip it deliberately.
+    // Nothing is stored for a refused upload...
     let stored = l
         .link
         .s3
@@ -503,9 +500,32 @@ async fn checksums_aws_chunked_bodies_and_list_continuation() {
         .key("chunked/bad.bin")
         .send()
         .await;
+    assert!(stored.is_err(), "nothing stored for a bad checksum");
+    // ...and a good object under the same key survives a refused overwrite.
+    let err = l
+        .link
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("chunked/streamed.bin")
+        .checksum_crc32("AAAAAA==")
+        .body(ByteStream::from_static(b"not matching"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("BadDigest"), "{err:?}");
+    let kept = l
+        .link
+        .s3
+        .get_object()
+        .bucket(BUCKET)
+        .key("chunked/streamed.bin")
+        .send()
+        .await
+        .unwrap();
     assert!(
-        stored.is_ok(),
-        "FIXME fixed? then assert that nothing was stored"
+        kept.body.collect().await.unwrap().into_bytes() == data,
+        "the good object is intact"
     );
 
     for i in 0..7 {
