@@ -13,8 +13,8 @@ use url::Url;
 use crate::error::Error;
 use crate::jwe::{self, IatPolicy, PrivateKey, PublicKey};
 use crate::model::{
-    Credential, CredentialMeta, CredentialType, NewCredential, Page, WireCredential, validate_name,
-    validate_namespace,
+    Credential, CredentialMeta, CredentialType, NewCredential, Page, WireCredential,
+    describe_json_error, validate_name, validate_namespace,
 };
 use crate::{CredentialStore, WriteMode};
 
@@ -248,8 +248,12 @@ impl Client {
             }
             reply.body.clone()
         };
-        serde_json::from_slice(&plain)
-            .map_err(|e| Error::InvalidResponse(format!("payload is not the expected JSON: {e}")))
+        serde_json::from_slice(&plain).map_err(|e| {
+            Error::InvalidResponse(format!(
+                "payload is not the expected JSON: {}",
+                describe_json_error(&e)
+            ))
+        })
     }
 
     fn failure(&self, reply: &Reply, kind: CredentialType, namespace: &str, name: &str) -> Error {
@@ -404,13 +408,15 @@ impl CredentialStore for Client {
             let value: serde_json::Value = self.payload(&reply)?;
             if value.is_array() {
                 // Unpaginated form: a plain array of metadata.
-                let items: Vec<CredentialMeta> = serde_json::from_value(value)
-                    .map_err(|e| Error::InvalidResponse(format!("list payload: {e}")))?;
+                let items: Vec<CredentialMeta> = serde_json::from_value(value).map_err(|e| {
+                    Error::InvalidResponse(format!("list payload: {}", describe_json_error(&e)))
+                })?;
                 all.extend(items);
                 return Ok(all);
             }
-            let page: Page = serde_json::from_value(value)
-                .map_err(|e| Error::InvalidResponse(format!("list page: {e}")))?;
+            let page: Page = serde_json::from_value(value).map_err(|e| {
+                Error::InvalidResponse(format!("list page: {}", describe_json_error(&e)))
+            })?;
             let last = page.last || page.content.is_empty();
             all.extend(page.content);
             if last {

@@ -31,8 +31,8 @@ use cfenv::Secret;
 use credstore::client::NAMESPACE_HEADER;
 use credstore::jwe::{IatPolicy, PrivateKey, PublicKey};
 use credstore::model::{
-    CredentialMeta, CredentialType, NewCredential, Page, WireCredential, validate_name,
-    validate_namespace,
+    CredentialMeta, CredentialType, NewCredential, Page, WireCredential, describe_json_error,
+    validate_name, validate_namespace,
 };
 use serde::{Deserialize, Serialize};
 
@@ -590,10 +590,9 @@ fn write(
             )
         })?;
     let incoming: WireCredential = serde_json::from_slice(&plain).map_err(|e| {
-        // serde's message names the field and position, never the value.
         error(
             StatusCode::BAD_REQUEST,
-            &format!("invalid credential JSON: {e}"),
+            &format!("invalid credential JSON: {}", describe_json_error(&e)),
         )
     })?;
     let new = NewCredential {

@@ -70,7 +70,10 @@ pub(super) fn load(
             let records: Vec<Record> = serde_json::from_str(&text).map_err(|e| {
                 corrupt(
                     path,
-                    format!("not a users file: {}", describe_json_error(&e)),
+                    format!(
+                        "not a users file: {}",
+                        credstore::model::describe_json_error(&e)
+                    ),
                 )
             })?;
             (records, path, true)
@@ -79,7 +82,7 @@ pub(super) fn load(
             let records = match vault.open_from(defaults_path)? {
                 Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| DevError::Corrupt {
                     path: defaults_path.to_path_buf(),
-                    reason: describe_json_error(&e),
+                    reason: credstore::model::describe_json_error(&e),
                 })?,
                 None => {
                     let records = default_records();
@@ -173,24 +176,6 @@ fn corrupt(path: &Path, reason: String) -> DevError {
     }
 }
 
-/// serde's message, unless it could quote a value (a password in the wrong place): then only
-/// the position.
-fn describe_json_error(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    let names_fields_only = ["missing field", "unknown field", "duplicate field"]
-        .iter()
-        .any(|p| text.starts_with(p));
-    if e.is_data() && !names_fields_only {
-        format!(
-            "a value has the wrong type at line {} column {}",
-            e.line(),
-            e.column()
-        )
-    } else {
-        text
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -202,11 +187,11 @@ mod tests {
         let e = serde_json::from_str::<Vec<Record>>(r#"[{"username": "a", "password": 12345678}]"#)
             .err()
             .unwrap();
-        let text = describe_json_error(&e);
+        let text = credstore::model::describe_json_error(&e);
         assert!(!text.contains("12345678"), "{text}");
         let e = serde_json::from_str::<Vec<Record>>(r#"[{"username": "a", "passwd": "x"}]"#)
             .err()
             .unwrap();
-        assert!(describe_json_error(&e).contains("unknown field `passwd`"));
+        assert!(credstore::model::describe_json_error(&e).contains("unknown field `passwd`"));
     }
 }
