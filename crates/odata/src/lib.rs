@@ -1,0 +1,1 @@
+//! OData V4 pieces, pure (no I/O): being written.
