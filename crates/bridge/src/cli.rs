@@ -57,6 +57,12 @@ pub struct ServeArgs {
     /// The `xsuaa` instance to use when several are bound.
     #[arg(long, env = "BRIDGE_XSUAA_INSTANCE")]
     pub xsuaa_instance: Option<String>,
+    /// The user-provided service with the AWS settings (default `aws-config`).
+    #[arg(long, env = "BRIDGE_AWS_CONFIG_INSTANCE")]
+    pub aws_config_instance: Option<String>,
+    /// The `credstore` instance holding the AWS keys, when several are bound.
+    #[arg(long, env = "BRIDGE_CREDSTORE_INSTANCE")]
+    pub credstore_instance: Option<String>,
 }
 
 /// Arguments of `bridge token`.

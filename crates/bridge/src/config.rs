@@ -2,6 +2,7 @@
 //! reads is listed in `docs/CONFIG.md`; a test keeps that list and this code in step.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -20,5 +21,53 @@ pub fn extra_roots() -> anyhow::Result<Vec<Vec<u8>>> {
                 .with_context(|| format!("{EXTRA_CA_CERTS}: cannot read {}", path.display()))?;
             Ok(vec![pem])
         }
+    }
+}
+
+/// `BRIDGE_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <token>`.
+pub const METRICS_TOKEN: &str = "BRIDGE_METRICS_TOKEN";
+
+/// `BRIDGE_UPSTREAM_TIMEOUT_MS`: deadline of one call to a dependency (default 15 000).
+pub const UPSTREAM_TIMEOUT_MS: &str = "BRIDGE_UPSTREAM_TIMEOUT_MS";
+
+/// `BRIDGE_MAX_PAGE_SIZE`: most entities in one OData page (default 1000).
+pub const MAX_PAGE_SIZE: &str = "BRIDGE_MAX_PAGE_SIZE";
+
+/// Who may read `/metrics`: with `BRIDGE_METRICS_TOKEN`, holders of that token; without it,
+/// anyone locally, but nobody on Cloud Foundry (where every route is public).
+pub fn metrics_access(on_cf: bool) -> anyhow::Result<crate::app::metrics::MetricsAccess> {
+    use crate::app::metrics::MetricsAccess;
+    match std::env::var(METRICS_TOKEN) {
+        Ok(t) if t.len() >= 16 && t.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(MetricsAccess::Token(cfenv::Secret::new(t)))
+        }
+        Ok(t) if !t.is_empty() => anyhow::bail!(
+            "{METRICS_TOKEN}: must be at least 16 printable characters without spaces"
+        ),
+        _ if on_cf => Ok(MetricsAccess::Disabled),
+        _ => Ok(MetricsAccess::Open),
+    }
+}
+
+/// The limits from `BRIDGE_UPSTREAM_TIMEOUT_MS` and `BRIDGE_MAX_PAGE_SIZE`.
+pub fn limits() -> anyhow::Result<crate::app::Limits> {
+    let mut limits = crate::app::Limits::default();
+    if let Some(ms) = number(UPSTREAM_TIMEOUT_MS, 1, 600_000)? {
+        limits.upstream_timeout = Duration::from_millis(ms);
+    }
+    if let Some(n) = number(MAX_PAGE_SIZE, 1, 100_000)? {
+        limits.max_page_size = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    Ok(limits)
+}
+
+fn number(var: &str, min: u64, max: u64) -> anyhow::Result<Option<u64>> {
+    match std::env::var(var) {
+        Err(_) => Ok(None),
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => anyhow::bail!("{var}: expected a whole number from {min} to {max}, got {v:?}"),
+        },
     }
 }

@@ -15,12 +15,14 @@
 //!   login page, refresh tokens, JWKS with key rotation) for the app's `xs-security.json`.
 //! - [`vault`]: encryption at rest for stored secrets.
 //! - [`files`]: private (0600), atomically replaced files in the data directory.
+//! - [`control`]: stopping, hanging and restarting single stand-ins (fault tests).
 //! - [`error`]: start-up errors.
 //!
 //! [`DevStack::start`] starts everything on loopback and generates the `VCAP_SERVICES` that
 //! points the app at it. The app never calls into this crate: it only reads that binding.
 
 pub mod aws_identity;
+pub mod control;
 pub mod credstore;
 pub mod error;
 pub mod files;
@@ -37,9 +39,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 
+pub use control::Service;
 pub use error::DevError;
 
 use crate::aws_identity::{AwsIdentity, AwsIdentityConfig, Clock};
@@ -150,8 +151,7 @@ pub struct DevStack {
     s3_url: String,
     private_link_host: String,
     vcap: serde_json::Value,
-    stop: watch::Sender<bool>,
-    tasks: JoinSet<()>,
+    services: tokio::sync::Mutex<control::Services>,
 }
 
 impl DevStack {
@@ -166,8 +166,7 @@ impl DevStack {
             page_size: config.credstore_page_size,
         })?;
 
-        let (stop, stopped) = watch::channel(false);
-        let mut tasks = JoinSet::new();
+        let mut services = control::Services::default();
 
         let (credstore_listener, credstore_port) = bind(config.host, config.credstore_port).await?;
         let (xsuaa_listener, xsuaa_port) = bind(config.host, config.xsuaa_port).await?;
@@ -188,12 +187,11 @@ impl DevStack {
             key_grace: config.xsuaa_key_grace,
         })?;
 
-        tasks.spawn(tls::serve_tls(
-            credstore_listener,
-            credstore.router(),
-            tls.clone(),
-            wait(stopped.clone()),
-        ));
+        let router = credstore.router();
+        let server_tls = tls.clone();
+        services.start(Service::CredStore, credstore_listener, move |l, stop| {
+            Box::pin(tls::serve_tls(l, router.clone(), server_tls.clone(), stop))
+        });
         let aws = AwsIdentity::open(&AwsIdentityConfig {
             dir: data_dir.join("aws"),
             region: config.aws_region.clone(),
@@ -214,18 +212,15 @@ impl DevStack {
         )?;
         let sts_url = format!("https://{}", authority(&host, sts_port));
 
-        tasks.spawn(tls::serve_tls(
-            xsuaa_listener,
-            xsuaa.router(),
-            tls.clone(),
-            wait(stopped.clone()),
-        ));
-        tasks.spawn(tls::serve_tls(
-            sts_listener,
-            LocalSts::new(aws.clone()).router(),
-            tls,
-            wait(stopped.clone()),
-        ));
+        let router = xsuaa.router();
+        let server_tls = tls.clone();
+        services.start(Service::Xsuaa, xsuaa_listener, move |l, stop| {
+            Box::pin(tls::serve_tls(l, router.clone(), server_tls.clone(), stop))
+        });
+        let router = LocalSts::new(aws.clone()).router();
+        services.start(Service::Sts, sts_listener, move |l, stop| {
+            Box::pin(tls::serve_tls(l, router.clone(), tls.clone(), stop))
+        });
 
         let pl_host = s3::private_link_host(aws.region());
         let s3 = s3::LocalS3::open(
@@ -239,12 +234,10 @@ impl DevStack {
         s3_names.extend(s3::private_link_cert_names(aws.region()));
         let s3_name_refs: Vec<&str> = s3_names.iter().map(String::as_str).collect();
         let s3_tls = ca.server_config(&s3_name_refs)?;
-        tasks.spawn(s3::serve(
-            s3_listener,
-            s3.clone(),
-            s3_tls,
-            wait(stopped.clone()),
-        ));
+        let local_s3 = s3.clone();
+        services.start(Service::S3, s3_listener, move |l, stop| {
+            Box::pin(s3::serve(l, local_s3.clone(), s3_tls.clone(), stop))
+        });
         let s3_url = format!("https://{}", authority(&host, s3_port));
         let private_link_host = format!("{pl_host}:{s3_port}");
 
@@ -284,8 +277,7 @@ impl DevStack {
             s3_url,
             private_link_host,
             vcap,
-            stop,
-            tasks,
+            services: tokio::sync::Mutex::new(services),
         };
         let text =
             serde_json::to_string_pretty(&stack.vcap).map_err(|e| DevError::Tls(e.to_string()))?;
@@ -411,15 +403,27 @@ impl DevStack {
         &self.aws
     }
 
-    /// Stops every stand-in and waits for them to finish.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+    /// Stops one stand-in (its port is closed: clients get "connection refused"), for fault
+    /// tests. Stopping a stopped service does nothing.
+    pub async fn stop_service(&self, service: Service) {
+        self.services.lock().await.stop(service).await;
     }
-}
 
-async fn wait(mut stopped: watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|s| *s).await;
+    /// Makes one stand-in hang: its port accepts connections but never answers (clients run
+    /// into their timeouts), for fault tests. [`DevStack::start_service`] ends it.
+    pub async fn hang_service(&self, service: Service) -> Result<(), DevError> {
+        self.services.lock().await.hang(service).await
+    }
+
+    /// Starts a stopped (or hanging) stand-in again on the same port, with the same state.
+    pub async fn start_service(&self, service: Service) -> Result<(), DevError> {
+        self.services.lock().await.restart(service).await
+    }
+
+    /// Stops every stand-in and waits for them to finish.
+    pub async fn stop(self) {
+        self.services.into_inner().stop_all().await;
+    }
 }
 
 async fn bind(host: IpAddr, port: u16) -> Result<(TcpListener, u16), DevError> {

@@ -47,8 +47,82 @@ pub enum ApiError {
         /// Internal detail, logged, not sent.
         detail: String,
     },
+    /// A dependency (S3, STS, Credential Store) refused (502), could not be reached (503) or
+    /// did not answer in time (504); see [`super::upstream`].
+    Upstream(UpstreamFailure),
     /// A bug or unexpected state: 500.
     Internal(String),
+}
+
+/// A failed call to a dependency, classified.
+#[derive(Debug, Clone)]
+pub struct UpstreamFailure {
+    /// 502, 503 or 504.
+    pub status: u16,
+    /// Which dependency (`S3`, `STS`, `Credential Store`).
+    pub dependency: &'static str,
+    /// The dependency's error code (`AccessDenied`, `NoSuchBucket`, `NotFound`, …), if it
+    /// answered with one.
+    pub code: Option<String>,
+    /// The HTTP status the dependency answered with, if known.
+    pub upstream_status: Option<u16>,
+    /// Internal detail for the log (never sent to the client; never holds a secret).
+    pub detail: String,
+}
+
+impl UpstreamFailure {
+    /// The dependency answered, refusing: 502.
+    pub fn refused(
+        dependency: &'static str,
+        code: Option<String>,
+        upstream_status: Option<u16>,
+        detail: String,
+    ) -> Self {
+        Self {
+            status: 502,
+            dependency,
+            code,
+            upstream_status,
+            detail,
+        }
+    }
+
+    /// The dependency could not be reached or says it is unavailable: 503.
+    pub fn unavailable(dependency: &'static str, code: Option<String>, detail: String) -> Self {
+        Self {
+            status: 503,
+            dependency,
+            code,
+            upstream_status: None,
+            detail,
+        }
+    }
+
+    /// The dependency did not answer in time: 504.
+    pub fn timeout(dependency: &'static str, detail: String) -> Self {
+        Self {
+            status: 504,
+            dependency,
+            code: None,
+            upstream_status: None,
+            detail,
+        }
+    }
+
+    /// The message for the client: names the dependency and its error code.
+    pub fn message(&self) -> String {
+        let d = self.dependency;
+        match (self.status, &self.code) {
+            (504, _) => format!("Gateway timeout: {d} did not answer in time"),
+            (503, Some(code)) => format!("Service unavailable: {d} is unavailable ({code})"),
+            (503, None) => format!("Service unavailable: {d} cannot be reached"),
+            (_, Some(code)) => match self.upstream_status {
+                Some(s) => format!("Bad gateway: {d} refused the request: {code} (HTTP {s})"),
+                None => format!("Bad gateway: {d} refused the request: {code}"),
+            },
+            (_, None) => format!("Bad gateway: {d} refused the request"),
+        }
+    }
 }
 
 impl ApiError {
@@ -61,6 +135,9 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Upstream(f) => {
+                StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,6 +145,24 @@ impl ApiError {
 
 fn odata_body(status: StatusCode, message: &str) -> serde_json::Value {
     serde_json::json!({ "error": { "code": status.as_u16().to_string(), "message": message } })
+}
+
+/// The OData error body of an upstream failure: `target` is the dependency, `details` carry its
+/// own error code.
+fn upstream_body(f: &UpstreamFailure) -> serde_json::Value {
+    let mut error = serde_json::json!({
+        "code": f.status.to_string(),
+        "message": f.message(),
+        "target": f.dependency,
+    });
+    if let Some(code) = &f.code {
+        error["details"] = serde_json::json!([{
+            "code": code,
+            "message": format!("{} error code", f.dependency),
+            "target": f.dependency,
+        }]);
+    }
+    serde_json::json!({ "error": error })
 }
 
 impl IntoResponse for ApiError {
@@ -115,6 +210,17 @@ impl IntoResponse for ApiError {
                     Some(format!("{dependency}: {detail}")),
                     None,
                 ),
+                ApiError::Upstream(f) => {
+                    let mut resp = (status, axum::Json(upstream_body(f))).into_response();
+                    resp.headers_mut()
+                        .insert("odata-version", HeaderValue::from_static("4.0"));
+                    let detail = match &f.code {
+                        Some(code) => format!("{} {code}: {}", f.dependency, f.detail),
+                        None => format!("{}: {}", f.dependency, f.detail),
+                    };
+                    resp.extensions_mut().insert(ErrorDetail(detail));
+                    return resp;
+                }
                 ApiError::Internal(detail) => (
                     "Internal server error".to_owned(),
                     Some(detail.clone()),

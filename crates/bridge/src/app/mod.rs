@@ -7,14 +7,20 @@
 //! - [`auth`]: the `Principal` / `Authorized<Scope>` extractors and the CSRF middleware.
 //! - [`login`]: the browser sign-in (authorization code flow) and sign-out.
 //! - [`session`]: server-side browser sessions.
-//! - [`routes`]: health, `/jobs/ping`, `/api/me`, the landing page.
+//! - [`routes`]: health, readiness, `/metrics`, `/jobs/ping`, `/api/me`, the index page.
+//! - [`catalog`]: the OData V4 service at `/catalog` (buckets from S3 through `awslink`).
+//! - [`upstream`]: calls to dependencies under deadlines, and their failures classified.
+//! - [`metrics`]: the Prometheus registry.
 //! - [`error`]: `ApiError`, the one mapping from failures to HTTP.
 
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod login;
+pub mod metrics;
 pub mod routes;
 pub mod session;
+pub mod upstream;
 
 use std::future::Future;
 use std::ops::Deref;
@@ -22,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -56,6 +62,61 @@ pub struct Inner {
     pub clientid: String,
     /// The app's expanded xsappname (`bridge!t1`).
     pub xsappname: String,
+    /// AWS access (credential cache and S3 client); `None` only in tests of the auth routes.
+    pub aws: Option<awslink::AwsLink>,
+    /// Prometheus metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Limits of the OData service.
+    pub limits: Limits,
+}
+
+/// Limits of the app's calls and answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deadline of one call to a dependency (S3 ListBuckets, getting AWS credentials).
+    pub upstream_timeout: Duration,
+    /// Most entities in one OData response page (server-driven paging; clients may ask for
+    /// fewer with `Prefer: odata.maxpagesize`).
+    pub max_page_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            upstream_timeout: Duration::from_secs(15),
+            max_page_size: 1000,
+        }
+    }
+}
+
+/// Settings for [`AppState::from_vcap`] that do not come from the bindings.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// JWKS cache settings (its `extra_roots_pem` are trusted for every outbound call).
+    pub jwks: xsuaa::jwks::JwksOptions,
+    /// Who may read `/metrics`.
+    pub metrics: metrics::MetricsAccess,
+    /// Deadlines and page sizes.
+    pub limits: Limits,
+    /// The `xsuaa` instance to use when several are bound.
+    pub xsuaa_instance: Option<String>,
+    /// The user-provided AWS config instance (default `aws-config`).
+    pub aws_config_instance: Option<String>,
+    /// The `credstore` instance to use when several are bound.
+    pub credstore_instance: Option<String>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            jwks: xsuaa::jwks::JwksOptions::default(),
+            metrics: metrics::MetricsAccess::Open,
+            limits: Limits::default(),
+            xsuaa_instance: None,
+            aws_config_instance: None,
+            credstore_instance: None,
+        }
+    }
 }
 
 impl Deref for AppState {
@@ -71,11 +132,53 @@ impl AppState {
         Self(Arc::new(inner))
     }
 
-    /// Builds the state from the `xsuaa` binding (validator with a JWKS cache, token client).
-    /// `jwks.extra_roots_pem` are trusted for every XSUAA call.
+    /// Builds the whole state from the bindings, as on Cloud Foundry: XSUAA (`xsuaa`), the AWS
+    /// settings (the user-provided `aws-config` and `privatelink`) and the Credential Store
+    /// holding the long-term AWS keys (`credstore`). Makes no network call.
+    pub fn from_vcap(vcap: &cfenv::Vcap, options: AppOptions) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let xsuaa = vcap.xsuaa(options.xsuaa_instance.as_deref())?;
+        let extra_roots_pem = options.jwks.extra_roots_pem.clone();
+        let settings =
+            awslink::AwsSettings::from_vcap(vcap, options.aws_config_instance.as_deref())?;
+        let store_binding = vcap.credstore(options.credstore_instance.as_deref())?;
+        let store = credstore::Client::from_binding(
+            &store_binding,
+            &credstore::ClientOptions {
+                extra_roots_pem: extra_roots_pem.clone(),
+                ..credstore::ClientOptions::default()
+            },
+        )
+        .context("cannot set up the Credential Store client")?;
+        let keys = awslink::LongTermKeys::cached(store, &settings);
+        let link_options = awslink::LinkOptions {
+            extra_roots_pem,
+            resolve: localhost_resolve(&settings),
+            ..awslink::LinkOptions::default()
+        };
+        let link = awslink::AwsLink::new(settings, keys, &link_options)?;
+        let mut state = Self::build(&xsuaa, options.jwks, Some(link), options.metrics)?;
+        Arc::get_mut(&mut state.0)
+            .map(|inner| inner.limits = options.limits)
+            .context("state shared too early")?;
+        Ok(state)
+    }
+
+    /// Builds the state from the `xsuaa` binding only (validator with a JWKS cache, token
+    /// client), without AWS access: for tests of sign-in and scopes. `jwks.extra_roots_pem`
+    /// are trusted for every XSUAA call.
     pub fn from_bindings(
         xsuaa: &cfenv::XsuaaBinding,
         jwks: xsuaa::jwks::JwksOptions,
+    ) -> anyhow::Result<Self> {
+        Self::build(xsuaa, jwks, None, metrics::MetricsAccess::Open)
+    }
+
+    fn build(
+        xsuaa: &cfenv::XsuaaBinding,
+        jwks: xsuaa::jwks::JwksOptions,
+        aws: Option<awslink::AwsLink>,
+        metrics_access: metrics::MetricsAccess,
     ) -> anyhow::Result<Self> {
         let extra_roots_pem = jwks.extra_roots_pem.clone();
         let keys: Arc<dyn xsuaa::jwks::KeySource> =
@@ -100,7 +203,30 @@ impl AppState {
             xsuaa_url: xsuaa.url.clone(),
             clientid: xsuaa.clientid.clone(),
             xsappname: xsuaa.xsappname.clone(),
+            metrics: Arc::new(metrics::Metrics::new(
+                metrics_access,
+                aws.as_ref().map(|a| a.credentials.clone()),
+            )),
+            aws,
+            limits: Limits::default(),
         }))
+    }
+}
+
+/// Host names under `.localhost` resolve to loopback (RFC 6761): the dev stack's Private Link
+/// name `*.vpce-dev.s3.<region>.localhost` works without touching the system resolver. A real
+/// Private Link host name is never under `.localhost`, so production gets no override.
+fn localhost_resolve(settings: &awslink::AwsSettings) -> Vec<(String, std::net::IpAddr)> {
+    let Some(name) = settings.s3_endpoint.url().and_then(|u| u.host_str()) else {
+        return Vec::new();
+    };
+    if name == "localhost" || name.ends_with(".localhost") {
+        vec![(
+            "localhost".to_owned(),
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        )]
+    } else {
+        Vec::new()
     }
 }
 
@@ -110,6 +236,10 @@ pub fn build_router(state: AppState) -> Router {
         .route("/", get(routes::index))
         .route("/health", get(routes::health))
         .route("/health/ready", get(routes::ready))
+        .route("/metrics", get(routes::metrics))
+        .route("/assets/index.js", get(routes::index_js))
+        .route("/assets/index.css", get(routes::index_css))
+        .nest("/catalog", catalog::router())
         .route("/jobs/ping", get(routes::ping).post(routes::ping))
         .route("/api/me", get(routes::me))
         .route("/login", get(login::login))
@@ -117,7 +247,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/logout", get(login::logout))
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(60),
@@ -128,7 +258,7 @@ pub fn build_router(state: AppState) -> Router {
 /// One log line per request: method, matched route (not the raw path, which may carry ids),
 /// status, duration, request id; server errors with their detail at warn. Never headers or
 /// bodies.
-async fn log_request(req: Request, next: Next) -> Response {
+async fn log_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let route = req
@@ -148,6 +278,9 @@ async fn log_request(req: Request, next: Next) -> Response {
     let status = resp.status().as_u16();
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let detail = resp.extensions().get::<ErrorDetail>().map(|d| d.0.clone());
+    state
+        .metrics
+        .request(method.as_str(), &route, status, started.elapsed());
     if status >= 500 {
         tracing::warn!(http.method = %method, http.route = %route, http.status = status, duration_ms, request.id = %request_id, error.detail = detail.as_deref().unwrap_or(""), "request failed");
     } else {

@@ -10,8 +10,9 @@ use cfenv::Vcap;
 use devstack::{DevConfig, DevStack};
 use tokio::net::TcpListener;
 
-use crate::app::{AppState, build_router, serve};
+use crate::app::{AppOptions, AppState, build_router, serve};
 use crate::cli::DevArgs;
+use crate::config;
 
 /// Runs the dev stack and the app until interrupted.
 pub async fn run(args: DevArgs) -> ExitCode {
@@ -68,12 +69,16 @@ async fn start_app(stack: &DevStack, addr: SocketAddr) -> anyhow::Result<(TcpLis
         &stack.vcap_services().to_string(),
         &stack.vcap_path().display().to_string(),
     )?;
-    let xsuaa = vcap.xsuaa(None)?;
-    let jwks = xsuaa::jwks::JwksOptions {
-        extra_roots_pem: vec![stack.ca_pem().as_bytes().to_vec()],
-        ..xsuaa::jwks::JwksOptions::default()
+    let options = AppOptions {
+        jwks: xsuaa::jwks::JwksOptions {
+            extra_roots_pem: vec![stack.ca_pem().as_bytes().to_vec()],
+            ..xsuaa::jwks::JwksOptions::default()
+        },
+        metrics: config::metrics_access(false)?,
+        limits: config::limits()?,
+        ..AppOptions::default()
     };
-    let state = AppState::from_bindings(&xsuaa, jwks)?;
+    let state = AppState::from_vcap(&vcap, options)?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (use --app-port)"))?;

@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use cfenv::{Env, Vcap};
 use tokio::net::TcpListener;
 
-use crate::app::{AppState, build_router, serve};
+use crate::app::metrics::MetricsAccess;
+use crate::app::{AppOptions, AppState, build_router, serve};
 use crate::cli::ServeArgs;
 use crate::config;
 
@@ -38,7 +39,6 @@ pub async fn run(args: ServeArgs) -> ExitCode {
 
 fn prepare(args: &ServeArgs, env: &Env) -> anyhow::Result<(AppState, SocketAddr)> {
     let vcap = Vcap::from_env(env)?;
-    let xsuaa = vcap.xsuaa(args.xsuaa_instance.as_deref())?;
     let port = match args.port {
         Some(p) => p,
         None => cfenv::port(env)?.unwrap_or(DEFAULT_PORT),
@@ -51,10 +51,20 @@ fn prepare(args: &ServeArgs, env: &Env) -> anyhow::Result<(AppState, SocketAddr)
     } else {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     });
-    let jwks = xsuaa::jwks::JwksOptions {
-        extra_roots_pem: config::extra_roots()?,
-        ..xsuaa::jwks::JwksOptions::default()
+    let options = AppOptions {
+        jwks: xsuaa::jwks::JwksOptions {
+            extra_roots_pem: config::extra_roots()?,
+            ..xsuaa::jwks::JwksOptions::default()
+        },
+        metrics: config::metrics_access(on_cf)?,
+        limits: config::limits()?,
+        xsuaa_instance: args.xsuaa_instance.clone(),
+        aws_config_instance: args.aws_config_instance.clone(),
+        credstore_instance: args.credstore_instance.clone(),
     };
-    let state = AppState::from_bindings(&xsuaa, jwks).context("cannot set up XSUAA access")?;
+    if options.metrics == MetricsAccess::Disabled {
+        tracing::info!("/metrics is off: set BRIDGE_METRICS_TOKEN to serve it on Cloud Foundry");
+    }
+    let state = AppState::from_vcap(&vcap, options).context("cannot set up the app")?;
     Ok((state, SocketAddr::new(host, port)))
 }

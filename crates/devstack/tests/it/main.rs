@@ -11,6 +11,8 @@
 mod aws_clients;
 /// Shared set-up: a started dev stack in a temporary directory and clients for it.
 mod common;
+/// Stopping, hanging and restarting single stand-ins (for the app's fault tests).
+mod control;
 /// The Credential Store API through our client: CRUD, lists, conditions, auth, errors.
 mod credstore_api;
 /// Raw protocol checks: bad JWE, expired `iat`, plaintext bodies, missing headers.
