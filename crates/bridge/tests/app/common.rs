@@ -1,7 +1,8 @@
-//! Shared set-up: a dev stack (local XSUAA, Credential Store) in a temporary directory and the
-//! app built from its generated `VCAP_SERVICES`, served on `127.0.0.1:0`.
+//! Shared set-up: a dev stack (local XSUAA, Credential Store, STS, S3) in a temporary directory
+//! and the app built from its generated `VCAP_SERVICES` (as `bridge serve` builds it), served on
+//! `127.0.0.1:0`.
 
-use bridge::app::{AppState, build_router, serve};
+use bridge::app::{AppOptions, AppState, build_router, serve};
 use cfenv::Vcap;
 use devstack::{DevConfig, DevStack};
 use tokio::net::TcpListener;
@@ -22,6 +23,14 @@ impl Setup {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut DevConfig)) -> Self {
+        Self::start_opts(configure, |_| {}).await
+    }
+
+    /// Starts with the dev stack's configuration and the app's options adjusted.
+    pub async fn start_opts(
+        configure: impl FnOnce(&mut DevConfig),
+        adjust: impl FnOnce(&mut AppOptions),
+    ) -> Self {
         testkit::logs::init();
         let dir = tempfile::tempdir().unwrap();
         let mut config = DevConfig::new(dir.path()).ephemeral();
@@ -32,12 +41,16 @@ impl Setup {
         let xsuaa = vcap.xsuaa(None).unwrap();
         // Forced JWKS refetches (unknown kid) at most every 100 ms, so key rotation is
         // testable without waiting out the production interval (30 s).
-        let jwks = xsuaa::jwks::JwksOptions {
-            extra_roots_pem: vec![dev.ca_pem().as_bytes().to_vec()],
-            min_refetch_interval: std::time::Duration::from_millis(100),
-            ..xsuaa::jwks::JwksOptions::default()
+        let mut options = AppOptions {
+            jwks: xsuaa::jwks::JwksOptions {
+                extra_roots_pem: vec![dev.ca_pem().as_bytes().to_vec()],
+                min_refetch_interval: std::time::Duration::from_millis(100),
+                ..xsuaa::jwks::JwksOptions::default()
+            },
+            ..AppOptions::default()
         };
-        let state = AppState::from_bindings(&xsuaa, jwks).unwrap();
+        adjust(&mut options);
+        let state = AppState::from_vcap(&vcap, options).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let app = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -125,6 +138,8 @@ fn register_secrets(dev: &DevStack) {
     if let Some(s) = v["credstore"][0]["credentials"]["encryption"]["client_private_key"].as_str() {
         testkit::logs::secret(s);
     }
+    testkit::logs::secret(dev.aws_identity().user().secret_access_key.expose());
+    testkit::logs::secret(dev.aws_identity().external_id().expose());
     for user in dev.dev_users() {
         testkit::logs::secret(user.password.expose());
     }

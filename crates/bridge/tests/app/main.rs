@@ -10,6 +10,8 @@
 
 /// Start the dev stack and the app; tokens and HTTP helpers.
 mod common;
+/// manifest.yml and mta.yaml agree with the app.
+mod deploy;
 /// Browser sign-in without a browser: the authorization-code flow, sessions, CSRF, sign-out.
 mod login;
 /// The protection rules: 401/403/200, the OAuth challenge, error bodies, health.
