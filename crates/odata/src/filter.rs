@@ -633,7 +633,7 @@ fn number(v: &Value) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::model::catalog;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     fn rows() -> (EntityType, Vec<Entity>) {
         let s = catalog();
@@ -646,8 +646,6 @@ mod tests {
         ];
         (t, rows)
     }
-    use chrono::Utc;
-
     fn ids(text: &str) -> Vec<String> {
         let (t, rows) = rows();
         let f = Filter::parse(text, &t).unwrap_or_else(|e| panic!("{text}: {e}"));

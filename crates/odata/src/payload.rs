@@ -368,7 +368,7 @@ impl Serialize for JsonValue<'_> {
 mod tests {
     use super::*;
     use crate::apply::apply;
-    use crate::model::catalog;
+    use crate::model::{Property, catalog};
     use crate::path;
     use chrono::TimeZone;
 
@@ -504,6 +504,4 @@ mod tests {
             assert_eq!(parse_prefer_maxpagesize(bad), None, "{bad}");
         }
     }
-
-    use crate::model::Property;
 }
