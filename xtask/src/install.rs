@@ -6,8 +6,10 @@
 //! - `tools/python/requirements.txt` (every package pinned) → the venv `.tools/python` via
 //!   `python3 -m venv` and `pip install -r`; the stamp also covers the interpreter's version, so
 //!   a new `python3` on PATH gets a fresh venv.
-//! - Debian packages the tests need (`nodejs`/`npm`, `python3`, `python3-venv` if absent) via
-//!   `apt-get`, only when missing.
+//! - Debian packages the tests need (`nodejs`/`npm`, `curl`, `python3`, `python3-venv`, and
+//!   `chromium` for the browser test, driven by the npm `playwright-core`) via `apt-get`, only
+//!   when missing. Nothing downloads a browser of its own: `npm ci` runs with
+//!   `PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1`, and the browser test uses `/usr/bin/chromium`.
 
 use std::path::Path;
 use std::process::Command;
@@ -21,19 +23,27 @@ pub(crate) fn all(root: &Path) -> anyhow::Result<()> {
         ("npm", "npm"),
         ("curl", "curl"),
         ("python3", "python3"),
+        (CHROMIUM, "chromium"),
     ])?;
     node(root)?;
     python(root)
 }
 
+/// Debian's browser, which the browser test (`tools/node/browser_index.mjs`) launches.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Whether `cmd` (a command on PATH, or an absolute path to a file) is there.
 fn have(cmd: &str) -> bool {
+    if cmd.starts_with('/') {
+        return Path::new(cmd).is_file();
+    }
     Command::new("sh")
         .args(["-c", &format!("command -v {cmd} >/dev/null 2>&1")])
         .status()
         .is_ok_and(|s| s.success())
 }
 
-/// Installs the Debian package of each missing command.
+/// Installs the Debian package of each missing command (or absolute path), in one `apt-get`.
 fn debian(needs: &[(&str, &str)]) -> anyhow::Result<()> {
     let missing: Vec<&str> = needs
         .iter()
@@ -101,6 +111,8 @@ fn node(root: &Path) -> anyhow::Result<()> {
     crate::run(
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            // playwright-core never downloads browsers; this keeps any other package from it.
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
             .current_dir(&dst),
     )?;
     if !dst.join("node_modules").is_dir() {
