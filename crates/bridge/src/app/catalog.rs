@@ -1,10 +1,401 @@
-//! The OData V4 service at `/catalog` (being written).
+//! The OData V4 service at `/catalog` (the seed's `CatalogService`): entity set `Buckets`
+//! (`id` = `name` = the bucket name, `created` = its creation date) read from S3 ListBuckets
+//! through `awslink`, and the unbound function `getBuckets()` returning the same rows.
+//!
+//! The wire format (paths, query options, `$metadata`, payloads, errors) is the `odata`
+//! crate's; this module fetches the rows and speaks HTTP:
+//!
+//! - every read needs the Read scope (authorization comes before any 400/404);
+//! - query options are applied to the rows for real (CAP ignores them on custom handlers);
+//! - `Buckets('x')` is that bucket or 404 (CAP answers the first row for any key);
+//! - server-driven paging: at most [`super::Limits::max_page_size`] rows per page, fewer when
+//!   the client sends `Prefer: odata.maxpagesize=N` (answered with `Preference-Applied`);
+//! - `$metadata` and the service document carry a strong `ETag` and answer `If-None-Match`
+//!   with 304;
+//! - the S3 call runs under the upstream deadline; failures are classified by
+//!   [`super::upstream`] (502/503/504 naming the dependency and its error code);
+//! - only GET and HEAD: other methods are 405, `$batch` is 501 (not implemented yet).
+
+use std::sync::LazyLock;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{any, get};
+use odata::model::{EdmType, Entity, EntityType, Function, Property, Service, Value};
+use odata::path::Resource;
+use odata::query::QueryOptions;
+use odata::{apply, csdl, document, payload};
 
 use super::AppState;
+use super::auth::{Authorized, Read};
+use super::error::{ApiError, UpstreamFailure};
+use super::upstream::{self, dependency};
 
-/// The catalog's routes, nested under `/catalog`.
+/// The path the service is mounted at.
+pub const SERVICE_ROOT: &str = "/catalog";
+
+/// The catalog's model and its rendered documents, built once.
+struct Catalog {
+    service: Service,
+    metadata_xml: String,
+    metadata_xml_etag: String,
+    metadata_json: String,
+    metadata_json_etag: String,
+    service_document: String,
+    service_document_etag: String,
+}
+
+static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
+    let service = model();
+    let metadata_xml = csdl::metadata_xml(&service);
+    let metadata_json = csdl::metadata_json(&service);
+    let service_document = document::service_document(&service);
+    Catalog {
+        metadata_xml_etag: csdl::metadata_etag(&metadata_xml),
+        metadata_json_etag: csdl::metadata_etag(&metadata_json),
+        service_document_etag: csdl::metadata_etag(&service_document),
+        service,
+        metadata_xml,
+        metadata_json,
+        service_document,
+    }
+});
+
+/// The seed's CDS model:
+///
+/// ```cds
+/// service CatalogService @(path : '/catalog') {
+///   entity Buckets { key id: String; name: String; created: DateTime; }
+///   function getBuckets() returns array of Buckets;
+/// }
+/// ```
+pub fn model() -> Service {
+    Service::new("CatalogService")
+        .entity_set(
+            "Buckets",
+            EntityType::new("Buckets")
+                .key(Property::new("id", EdmType::String))
+                .property(Property::new("name", EdmType::String))
+                .property(Property::new("created", EdmType::DateTimeOffset)),
+        )
+        .function(Function::new("getBuckets").returns_collection_of("Buckets"))
+}
+
+/// The catalog's routes (merged into the app's router).
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            SERVICE_ROOT,
+            get(|| async { Redirect::permanent("/catalog/") }),
+        )
+        .route("/catalog/", any(dispatch))
+        .route("/catalog/{*path}", any(dispatch))
+}
+
+/// The label the request log and metrics use for a catalog request: the resource's shape
+/// (`/catalog/Buckets(…)`), never the raw key.
+#[derive(Debug, Clone)]
+pub struct RouteLabel(pub String);
+
+async fn dispatch(
+    State(state): State<AppState>,
+    Authorized(_principal, _): Authorized<Read>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let raw_path = uri.path().strip_prefix("/catalog/").unwrap_or("");
+    let (label, result) = match odata::path::parse(&CATALOG.service, raw_path) {
+        Ok(resource) => {
+            let label = label(&resource);
+            let result = if method == Method::GET || method == Method::HEAD {
+                read(&state, &resource, uri.query(), &headers).await
+            } else {
+                Err(ApiError::OData(
+                    odata::Error::new(405, format!("Method {method} is not allowed here"))
+                        .with_code("405"),
+                ))
+            };
+            (label, result)
+        }
+        Err(e) => ("/catalog/<invalid>".to_owned(), Err(ApiError::OData(e))),
+    };
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    resp.extensions_mut().insert(RouteLabel(label));
+    resp
+}
+
+fn label(resource: &Resource<'_>) -> String {
+    match resource {
+        Resource::ServiceDocument => "/catalog/".into(),
+        Resource::Metadata => "/catalog/$metadata".into(),
+        Resource::Batch => "/catalog/$batch".into(),
+        Resource::Collection { set } => format!("/catalog/{}", set.name),
+        Resource::Count { set } => format!("/catalog/{}/$count", set.name),
+        Resource::Entity { set, .. } => format!("/catalog/{}(…)", set.name),
+        Resource::Property { set, property, .. }
+        | Resource::PropertyValue { set, property, .. } => {
+            let name = set
+                .entity_type
+                .properties
+                .get(*property)
+                .map_or("?", |p| p.name.as_str());
+            let value = if matches!(resource, Resource::PropertyValue { .. }) {
+                "/$value"
+            } else {
+                ""
+            };
+            format!("/catalog/{}(…)/{name}{value}", set.name)
+        }
+        Resource::FunctionCall { function, .. } => format!("/catalog/{}()", function.name),
+    }
+}
+
+async fn read(
+    state: &AppState,
+    resource: &Resource<'_>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    match resource {
+        Resource::ServiceDocument => {
+            odata::query::document_format(query)?;
+            Ok(cached_document(
+                headers,
+                &CATALOG.service_document,
+                &CATALOG.service_document_etag,
+                odata::CONTENT_TYPE_JSON,
+            ))
+        }
+        Resource::Metadata => {
+            let format = odata::query::document_format(query)?;
+            Ok(if csdl::wants_json(format, accept) {
+                cached_document(
+                    headers,
+                    &CATALOG.metadata_json,
+                    &CATALOG.metadata_json_etag,
+                    "application/json",
+                )
+            } else {
+                cached_document(
+                    headers,
+                    &CATALOG.metadata_xml,
+                    &CATALOG.metadata_xml_etag,
+                    odata::CONTENT_TYPE_XML,
+                )
+            })
+        }
+        Resource::Batch => Err(ApiError::OData(
+            odata::Error::new(501, "$batch is not supported yet; send requests one by one")
+                .with_code("501"),
+        )),
+        Resource::Collection { .. } | Resource::FunctionCall { .. } => {
+            let ty = entity_type(resource)?;
+            let options = QueryOptions::parse(query, ty)?;
+            let format = payload::JsonFormat::negotiate(accept, &options)?;
+            let preferred = headers
+                .get_all("prefer")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(payload::parse_prefer_maxpagesize);
+            let page_size = preferred.map_or(state.limits.max_page_size, |p| {
+                p.clamp(1, state.limits.max_page_size)
+            });
+            let rows = rows(state).await?;
+            let page = apply::apply(ty, rows, &options, page_size);
+            let body = payload::collection(&CATALOG.service, resource, &page, &options, format)?;
+            let mut resp = json(body, format.content_type());
+            if let Some(p) = preferred {
+                let applied = format!(
+                    "odata.maxpagesize={}",
+                    p.clamp(1, state.limits.max_page_size)
+                );
+                if let Ok(v) = HeaderValue::from_str(&applied) {
+                    resp.headers_mut().insert("preference-applied", v);
+                }
+            }
+            Ok(resp)
+        }
+        Resource::Count { .. } => {
+            let ty = entity_type(resource)?;
+            let options = QueryOptions::parse(query, ty)?;
+            let rows = rows(state).await?;
+            let n = apply::count(ty, &rows, &options);
+            Ok(text(n.to_string(), odata::CONTENT_TYPE_TEXT))
+        }
+        Resource::Entity { key, .. }
+        | Resource::Property { key, .. }
+        | Resource::PropertyValue { key, .. } => {
+            let ty = entity_type(resource)?;
+            let options = QueryOptions::parse(query, ty)?;
+            options.check_single()?;
+            let format = payload::JsonFormat::negotiate(accept, &options)?;
+            let rows = rows(state).await?;
+            let Some(row) = rows.into_iter().find(|r| key.matches(r)) else {
+                return Err(ApiError::OData(
+                    odata::Error::not_found("No bucket with this key").with_code("404"),
+                ));
+            };
+            match resource {
+                Resource::Entity { .. } => {
+                    let body = payload::entity(&CATALOG.service, resource, &row, &options, format)?;
+                    Ok(json(body, format.content_type()))
+                }
+                Resource::Property { .. } => Ok(json(
+                    payload::property(resource, &row, format)?,
+                    format.content_type(),
+                )),
+                Resource::PropertyValue { property, .. } => {
+                    match payload::raw_value(row.get(*property)) {
+                        Some((bytes, content_type)) => Ok((
+                            [(header::CONTENT_TYPE, content_type)],
+                            odata_version(),
+                            Body::from(bytes),
+                        )
+                            .into_response()),
+                        None => Ok((StatusCode::NO_CONTENT, odata_version()).into_response()),
+                    }
+                }
+                _ => Err(ApiError::Internal("unreachable resource kind".into())),
+            }
+        }
+    }
+}
+
+fn entity_type<'a>(resource: &'a Resource<'_>) -> Result<&'a EntityType, ApiError> {
+    resource
+        .entity_type()
+        .ok_or_else(|| ApiError::Internal("resource without an entity type".into()))
+}
+
+/// The rows of `Buckets`: S3 ListBuckets (all pages) with the role's temporary credentials.
+async fn rows(state: &AppState) -> Result<Vec<Entity>, ApiError> {
+    let buckets = list_buckets(state).await?;
+    Ok(buckets
+        .into_iter()
+        .map(|(name, created)| {
+            Entity::new(vec![
+                Value::String(name.clone()),
+                Value::String(name),
+                created.map_or(Value::Null, Value::DateTimeOffset),
+            ])
+        })
+        .collect())
+}
+
+/// Bucket names and creation dates, in S3's order.
+pub async fn list_buckets(
+    state: &AppState,
+) -> Result<Vec<(String, Option<chrono::DateTime<chrono::Utc>>)>, ApiError> {
+    let Some(aws) = &state.aws else {
+        return Err(ApiError::Unavailable {
+            dependency: "AWS",
+            detail: "the app was started without AWS settings".into(),
+        });
+    };
+    let deadline = state.limits.upstream_timeout;
+    // Credentials first (cached: no call), so that a failure names Credential Store or STS.
+    match tokio::time::timeout(deadline, aws.credentials.credentials()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(upstream::credentials_error(&e)),
+        Err(_) => {
+            return Err(ApiError::Upstream(UpstreamFailure::timeout(
+                dependency::STS,
+                format!(
+                    "no AWS credentials within {} ms (Credential Store, then STS AssumeRole)",
+                    deadline.as_millis()
+                ),
+            )));
+        }
+    }
+    let mut out = Vec::new();
+    let mut continuation: Option<String> = None;
+    loop {
+        let request = aws
+            .s3
+            .list_buckets()
+            .set_continuation_token(continuation.take());
+        let resp = upstream::call(
+            &state.metrics,
+            dependency::S3,
+            "ListBuckets",
+            deadline,
+            request.send(),
+            upstream::s3_error,
+        )
+        .await?;
+        for b in resp.buckets() {
+            let Some(name) = b.name() else { continue };
+            let created = b
+                .creation_date()
+                .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
+            out.push((name.to_owned(), created));
+        }
+        match resp.continuation_token() {
+            Some(t) if !t.is_empty() => continuation = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+fn odata_version() -> [(header::HeaderName, HeaderValue); 1] {
+    [(
+        header::HeaderName::from_static("odata-version"),
+        HeaderValue::from_static(odata::ODATA_VERSION),
+    )]
+}
+
+fn json(body: String, content_type: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        odata_version(),
+        body,
+    )
+        .into_response()
+}
+
+fn text(body: String, content_type: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        odata_version(),
+        body,
+    )
+        .into_response()
+}
+
+/// A fixed document with its `ETag`: 304 when the client has it.
+fn cached_document(
+    headers: &HeaderMap,
+    body: &'static str,
+    etag: &'static str,
+    content_type: &'static str,
+) -> Response {
+    let has_it = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t == etag || t.strip_prefix("W/") == Some(etag));
+    let etag_header = (header::ETAG, HeaderValue::from_static(etag));
+    if has_it {
+        return (StatusCode::NOT_MODIFIED, [etag_header], odata_version()).into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            etag_header,
+        ],
+        odata_version(),
+        body,
+    )
+        .into_response()
 }

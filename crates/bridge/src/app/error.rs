@@ -47,6 +47,9 @@ pub enum ApiError {
         /// Internal detail, logged, not sent.
         detail: String,
     },
+    /// An OData protocol error (bad path, bad query option, unknown entity): its own status
+    /// and body, from the `odata` crate.
+    OData(odata::Error),
     /// A dependency (S3, STS, Credential Store) refused (502), could not be reached (503) or
     /// did not answer in time (504); see [`super::upstream`].
     Upstream(UpstreamFailure),
@@ -138,6 +141,9 @@ impl ApiError {
             ApiError::Upstream(f) => {
                 StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
+            ApiError::OData(e) => {
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -210,6 +216,21 @@ impl IntoResponse for ApiError {
                     Some(format!("{dependency}: {detail}")),
                     None,
                 ),
+                ApiError::OData(e) => {
+                    let mut resp = (
+                        status,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        e.to_json(),
+                    )
+                        .into_response();
+                    resp.headers_mut()
+                        .insert("odata-version", HeaderValue::from_static("4.0"));
+                    if status.is_server_error() {
+                        resp.extensions_mut()
+                            .insert(ErrorDetail(format!("OData: {}", e.message)));
+                    }
+                    return resp;
+                }
                 ApiError::Upstream(f) => {
                     let mut resp = (status, axum::Json(upstream_body(f))).into_response();
                     resp.headers_mut()
@@ -240,6 +261,12 @@ impl IntoResponse for ApiError {
             resp.extensions_mut().insert(ErrorDetail(detail));
         }
         resp
+    }
+}
+
+impl From<odata::Error> for ApiError {
+    fn from(e: odata::Error) -> Self {
+        ApiError::OData(e)
     }
 }
 

@@ -239,7 +239,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/assets/index.js", get(routes::index_js))
         .route("/assets/index.css", get(routes::index_css))
-        .nest("/catalog", catalog::router())
+        .merge(catalog::router())
         .route("/jobs/ping", get(routes::ping).post(routes::ping))
         .route("/api/me", get(routes::me))
         .route("/login", get(login::login))
@@ -275,6 +275,10 @@ async fn log_request(State(state): State<AppState>, req: Request, next: Next) ->
         .or_else(|| session::random_id().ok().map(|id| id[..16].to_owned()))
         .unwrap_or_default();
     let mut resp = next.run(req).await;
+    let route = resp
+        .extensions()
+        .get::<catalog::RouteLabel>()
+        .map_or(route, |l| l.0.clone());
     let status = resp.status().as_u16();
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let detail = resp.extensions().get::<ErrorDetail>().map(|d| d.0.clone());

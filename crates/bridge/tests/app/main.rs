@@ -8,6 +8,8 @@
     missing_docs
 )]
 
+/// The OData catalog over the local S3: rows, keys, query options, paging, bad input, scopes, metrics.
+mod catalog;
 /// Start the dev stack and the app; tokens and HTTP helpers.
 mod common;
 /// manifest.yml and mta.yaml agree with the app.
