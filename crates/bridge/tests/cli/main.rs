@@ -6,6 +6,8 @@
     missing_docs
 )]
 
+/// The index page in a real browser (chromium via playwright-core).
+mod browser;
 /// `bridge creds …` against the local Credential Store.
 mod creds;
 /// `bridge dev`: banner, masking, shutdown.
