@@ -14,6 +14,8 @@ mod catalog;
 mod common;
 /// manifest.yml and mta.yaml agree with the app.
 mod deploy;
+/// Stopped, hanging and refusing dependencies: 502/503/504 naming them, recovery, cached credentials.
+mod faults;
 /// Browser sign-in without a browser: the authorization-code flow, sessions, CSRF, sign-out.
 mod login;
 /// The protection rules: 401/403/200, the OAuth challenge, error bodies, health.
