@@ -239,6 +239,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/assets/index.js", get(routes::index_js))
         .route("/assets/index.css", get(routes::index_css))
+        .route("/favicon.ico", get(routes::favicon))
         .merge(catalog::router())
         .route("/jobs/ping", get(routes::ping).post(routes::ping))
         .route("/api/me", get(routes::me))

@@ -194,6 +194,15 @@ pub async fn index_css() -> Response {
     asset("text/css; charset=utf-8", INDEX_CSS)
 }
 
+/// `GET /favicon.ico`: none; 204 so browsers stop asking (and log no error).
+pub async fn favicon() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
+    )
+        .into_response()
+}
+
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [

@@ -101,7 +101,10 @@ fn print_banner(stack: &DevStack, app_url: &str) {
     );
     println!("  data directory    {}", stack.data_dir().display());
     println!();
-    println!("Open {app_url}/ and sign in:");
+    println!("  OData catalog     {app_url}/catalog/  ($metadata, Buckets, getBuckets())");
+    println!("  Metrics           {app_url}/metrics");
+    println!();
+    println!("Open {app_url}/ and sign in, then press Load Buckets:");
     for user in stack.dev_users() {
         println!(
             "  user {:<8} password {}   ({})",

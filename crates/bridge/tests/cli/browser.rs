@@ -2,7 +2,8 @@
 //! driven by `tools/node/browser_index.mjs` (playwright-core) signs in as alice through the local
 //! XSUAA's login page, loads the buckets, and opens the catalog's service document and
 //! `$metadata`. Both the browser and the npm package come from `cargo xtask install`; without
-//! them this test fails (it never skips).
+//! them this test fails (it never skips). Also: `bridge dev` refuses the catalog to a token
+//! without Read, and a restart on the same data directory keeps users and credentials.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
@@ -286,4 +287,50 @@ fn signs_in_and_shows_the_buckets_of_the_local_s3() {
     assert_eq!(seen["catalogStatus"], 200, "{seen}");
     assert_eq!(seen["metadataHasEdmx"], true, "{seen}");
     assert_eq!(seen["consoleErrors"], serde_json::json!([]), "{seen}");
+}
+
+/// `curl` of `url` with a bearer token: (status, body).
+fn curl_bearer(url: &str, token: &str) -> (String, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    testkit::logs::capture_output("curl (body)", body);
+    (status.to_owned(), body.to_owned())
+}
+
+#[test]
+fn a_token_without_read_is_403_and_a_restart_keeps_the_data() {
+    testkit::logs::init();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut dev, first) = start_dev(dir.path());
+    register_binding_secrets(dir.path());
+    // The app's own client-credentials token (what `bridge token` prints) carries JobRunner,
+    // not Read.
+    let token = crate::util::run(crate::util::bridge_for(dir.path()).arg("token"), "", true);
+    assert_eq!(token.code, 0, "{}", token.stderr);
+    let token = testkit::logs::secret(token.stdout.trim());
+    let (status, body) = curl_bearer(&format!("{}/catalog/Buckets", first.app), &token);
+    assert_eq!(status, "403", "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["code"], "403");
+    let (status, _) = curl_bearer(&format!("{}/jobs/ping", first.app), &token);
+    assert_eq!(status, "200");
+    dev.stop();
+
+    // Same data directory: same users, same keys in the Credential Store, same buckets.
+    let (mut dev, second) = start_dev(dir.path());
+    assert_eq!(second.alice_password, first.alice_password);
+    let listed = crate::util::run(
+        crate::util::bridge_for(dir.path()).args(["creds", "-n", "aws", "list"]),
+        "",
+        false,
+    );
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains("aws-iam-user"), "{}", listed.stdout);
+    dev.stop();
 }

@@ -14,6 +14,8 @@ mod creds;
 mod dev;
 /// `bridge env check`.
 mod env;
+/// `bridge serve` from the bindings alone: catalog, JSON logs, SIGTERM, missing bindings.
+mod serve;
 /// `bridge token`.
 mod token;
 /// Running the binary and capturing its output for the secret scan.
