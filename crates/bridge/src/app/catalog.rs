@@ -111,7 +111,16 @@ async fn dispatch(
     let (label, result) = match odata::path::parse(&CATALOG.service, raw_path) {
         Ok(resource) => {
             let label = label(&resource);
-            let result = if method == Method::GET || method == Method::HEAD {
+            let result = if matches!(resource, Resource::Batch) {
+                Err(ApiError::OData(
+                    odata::Error::new(
+                        501,
+                        "$batch is not supported yet; send requests one by one \
+                         (UI5: groupId \"$direct\")",
+                    )
+                    .with_code("501"),
+                ))
+            } else if method == Method::GET || method == Method::HEAD {
                 read(&state, &resource, uri.query(), &headers).await
             } else {
                 Err(ApiError::OData(
@@ -192,10 +201,7 @@ async fn read(
                 )
             })
         }
-        Resource::Batch => Err(ApiError::OData(
-            odata::Error::new(501, "$batch is not supported yet; send requests one by one")
-                .with_code("501"),
-        )),
+        Resource::Batch => Err(ApiError::Internal("$batch reached read".into())),
         Resource::Collection { .. } | Resource::FunctionCall { .. } => {
             let ty = entity_type(resource)?;
             let options = QueryOptions::parse(query, ty)?;

@@ -300,6 +300,30 @@ async fn bad_input_is_an_odata_error_never_a_500() {
             "{shown}: {message}"
         );
     }
+    // Other methods and $batch: 405 and 501, as OData errors.
+    let r = s
+        .http()
+        .post(format!("{}/catalog/Buckets", s.app))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let r = s
+        .http()
+        .post(format!("{}/catalog/$batch", s.app))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 501);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("$direct")
+    );
     // A very long URL is refused as a whole, still as an error, not a dropped connection.
     let huge = format!("/catalog/Buckets('{}')", "y".repeat(30_000));
     let r = get(&s, &huge, &token).await;
