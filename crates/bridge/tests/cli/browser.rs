@@ -28,7 +28,7 @@ const EPHEMERAL: [&str; 10] = [
 ];
 
 /// The buckets the dev stack creates on first start.
-const DEMO_BUCKETS: [&str; 2] = ["bridge-archive", "bridge-documents"];
+pub(crate) const DEMO_BUCKETS: [&str; 2] = ["bridge-archive", "bridge-documents"];
 
 /// The environment variable the browser script reads the password from (never argv).
 const PASSWORD_VAR: &str = "BROWSER_INDEX_PASSWORD";
@@ -38,7 +38,7 @@ const BROWSER_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A running `bridge dev`: stopped with SIGTERM (then killed) when dropped, even when the test
 /// panics; its stderr goes to the scanned logs.
-struct Dev {
+pub(crate) struct Dev {
     child: Child,
     stderr: Option<JoinHandle<String>>,
     stdout: Option<JoinHandle<()>>,
@@ -47,7 +47,7 @@ struct Dev {
 impl Dev {
     /// Stops the server (SIGTERM, then SIGKILL after 10 s) and returns what it wrote to stderr,
     /// which goes to the scanned logs.
-    fn stop(&mut self) -> String {
+    pub(crate) fn stop(&mut self) -> String {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -81,15 +81,15 @@ impl Drop for Dev {
 }
 
 /// What `bridge dev` printed that the test needs.
-struct Banner {
-    app: String,
-    alice_password: String,
+pub(crate) struct Banner {
+    pub(crate) app: String,
+    pub(crate) alice_password: String,
 }
 
 /// Starts `bridge dev` with its data in `data_dir` and reads the banner (the app URL and
 /// alice's password, registered as a secret; the banner goes to the scanned logs without the
 /// dev-user lines).
-fn start_dev(data_dir: &Path) -> (Dev, Banner) {
+pub(crate) fn start_dev(data_dir: &Path) -> (Dev, Banner) {
     let mut child = bridge()
         .arg("dev")
         .args(EPHEMERAL)
@@ -151,7 +151,7 @@ fn start_dev(data_dir: &Path) -> (Dev, Banner) {
 }
 
 /// Registers the generated binding's secrets, so the scan also checks the server's logs for them.
-fn register_binding_secrets(data_dir: &Path) {
+pub(crate) fn register_binding_secrets(data_dir: &Path) {
     let vcap: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(data_dir.join("vcap-services.json")).unwrap(),
     )
@@ -168,7 +168,7 @@ fn register_binding_secrets(data_dir: &Path) {
 }
 
 /// The browser `browser_index.mjs` launches; fails (never skips) when it is not installed.
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     let path = std::env::var_os("CHROMIUM_PATH")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));

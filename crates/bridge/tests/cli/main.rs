@@ -18,5 +18,7 @@ mod env;
 mod serve;
 /// `bridge token`.
 mod token;
+/// The catalog read by UI5's OData V4 model (OpenUI5 in chromium via playwright-core).
+mod ui5;
 /// Running the binary and capturing its output for the secret scan.
 mod util;
