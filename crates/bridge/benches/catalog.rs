@@ -17,10 +17,16 @@
 //!   target ≤ 15 MiB; peak RSS (`VmHWM` after the load rounds), target ≤ 30 MiB; and the size of
 //!   the binary (informational).
 //!
+//! Where the time goes, to read the verdicts: start-up is also given to the first accepted
+//! connection; each round prints its CPU time per call split into the load generator, the local
+//! S3 (the dev stack runs on its own threads) and the app process, how many cores were busy, and
+//! how long threads waited for a core. The load generator, the local S3 and the app share the
+//! machine's cores, so on a small machine the throughput ratio is bounded by the CPU per call
+//! (printed as the ratio's ceiling), not by the app's latency.
+//!
 //! The verdicts are informational: the program exits 0 whether targets are met or not, and
-//! fails only when something errors. The load generator, the local S3 and the app share the
-//! machine's cores, so absolute figures say little; read the ratios. Run with
-//! `cargo bench -p bridge --bench catalog` (`BENCH_N=5000` for longer rounds).
+//! fails only when something errors. The `bridge serve` child is killed at the end and on a
+//! panic. Run with `cargo bench -p bridge --bench catalog` (`BENCH_N=5000` for longer rounds).
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use std::future::Future;
@@ -42,12 +48,24 @@ const STARTUPS: usize = 5;
 const WARMUP: usize = 500;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // The dev stack runs on its own runtime (threads named `devstack`) and the load generator
+    // on another, so that the CPU time of the local S3 and of the clients can be told apart.
+    let dev_rt = runtime("devstack");
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dev_rt
+        .block_on(DevStack::start(DevConfig::new(dir.path()).ephemeral()))
+        .unwrap();
+    runtime("loadgen").block_on(run(&dev));
+    dev_rt.block_on(dev.stop());
+}
+
+fn runtime(name: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name(name)
         .enable_all()
         .build()
-        .unwrap();
-    rt.block_on(run());
+        .unwrap()
 }
 
 /// The `bridge serve` child process; killed when dropped (also on panic).
@@ -59,6 +77,8 @@ struct App {
 impl App {
     fn spawn(dev: &DevStack) -> Self {
         let port = free_port();
+        // Only these variables: no `PORT`, `VCAP_APPLICATION` or `BRIDGE_*` from the caller's
+        // shell changes what is measured.
         let child = Command::new(env!("CARGO_BIN_EXE_bridge"))
             .args(["serve", "--port", &port.to_string()])
             .env_clear()
@@ -76,16 +96,37 @@ impl App {
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+}
 
-    /// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`).
-    fn proc_status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().strip_suffix("kB"))
-            .map(|v| v.trim().parse().unwrap())
-            .unwrap_or_else(|| panic!("no {field} in /proc/<pid>/status"))
+/// Memory of the app process from `/proc/<pid>/status`, in MiB.
+struct Memory {
+    /// `VmRSS`: resident now.
+    rss: f64,
+    /// `VmHWM`: the most ever resident.
+    hwm: f64,
+    /// `RssAnon`: heap, stacks.
+    anon: f64,
+    /// `RssFile`: mapped pages of the binary and shared libraries.
+    file: f64,
+}
+
+impl Memory {
+    fn of(app: &App) -> Self {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", app.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|v| v.trim().strip_suffix("kB"))
+                .map(|v| v.trim().parse::<f64>().unwrap() / 1024.0)
+                .unwrap_or_else(|| panic!("no {name} in /proc/<pid>/status"))
+        };
+        Self {
+            rss: field("VmRSS"),
+            hwm: field("VmHWM"),
+            anon: field("RssAnon"),
+            file: field("RssFile"),
+        }
     }
 }
 
@@ -105,11 +146,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// One `GET /health` on a fresh connection: true on a 200.
-fn health_ok(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect(addr) else {
-        return false;
-    };
+/// One `GET /health` on a connected stream: true on a 200.
+fn health_ok(mut stream: TcpStream, addr: SocketAddr) -> bool {
     stream
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
@@ -121,16 +159,33 @@ fn health_ok(addr: SocketAddr) -> bool {
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
 }
 
+/// Times of one start-up, from the spawn.
+#[derive(Debug, Clone, Copy)]
+struct Startup {
+    /// The first accepted TCP connection.
+    listening: Duration,
+    /// The first `200` on `GET /health`.
+    first_200: Duration,
+}
+
 /// Spawns the app and polls `/health` every ~1 ms (on a blocking thread, so the poll is not
-/// rounded to the runtime's timer); returns the app and the time from spawn to the first 200.
-async fn start_app(dev: &DevStack) -> (App, Duration) {
+/// rounded to the runtime's timer); returns the app and its start-up times.
+async fn start_app(dev: &DevStack) -> (App, Startup) {
     let started = Instant::now();
     let mut app = App::spawn(dev);
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), app.port);
     let ready = tokio::task::spawn_blocking(move || {
+        let mut listening = None;
         while started.elapsed() < Duration::from_secs(30) {
-            if health_ok(addr) {
-                return Some(started.elapsed());
+            if let Ok(stream) = TcpStream::connect(addr) {
+                let listening = *listening.get_or_insert_with(|| started.elapsed());
+                if health_ok(stream, addr) {
+                    let first_200 = started.elapsed();
+                    return Some(Startup {
+                        listening,
+                        first_200,
+                    });
+                }
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -141,25 +196,87 @@ async fn start_app(dev: &DevStack) -> (App, Duration) {
     if let Some(status) = app.child.try_wait().unwrap() {
         panic!("bridge serve exited during start-up: {status}");
     }
-    let elapsed = ready.expect("bridge serve did not answer /health within 30 s");
-    (app, elapsed)
+    let startup = ready.expect("bridge serve did not answer /health within 30 s");
+    (app, startup)
 }
 
-/// Throughput and latency percentiles of one round.
+/// CPU time (ms) of the live threads of a process, split into the dev stack's (threads named
+/// `devstack`: the local S3 during the rounds) and the rest (for this process: the load
+/// generator; for the app: all of it).
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    devstack_ms: f64,
+    other_ms: f64,
+    /// Time the threads were runnable but waited for a core.
+    waited_ms: f64,
+}
+
+impl Cpu {
+    fn of(pid: &str) -> Self {
+        let mut cpu = Cpu::default();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+            let path = task.unwrap().path();
+            // Threads may end between the listing and the reads.
+            let (Ok(comm), Ok(stat)) = (
+                std::fs::read_to_string(path.join("comm")),
+                std::fs::read_to_string(path.join("schedstat")),
+            ) else {
+                continue;
+            };
+            let mut fields = stat.split_whitespace().map(|f| f.parse::<f64>().unwrap());
+            let (ns, waited) = (fields.next().unwrap(), fields.next().unwrap());
+            cpu.waited_ms += waited / 1e6;
+            if comm.trim() == "devstack" {
+                cpu.devstack_ms += ns / 1e6;
+            } else {
+                cpu.other_ms += ns / 1e6;
+            }
+        }
+        cpu
+    }
+
+    fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            devstack_ms: self.devstack_ms - before.devstack_ms,
+            other_ms: self.other_ms - before.other_ms,
+            waited_ms: self.waited_ms - before.waited_ms,
+        }
+    }
+}
+
+/// Throughput, latency and CPU cost of one round.
 #[derive(Debug, Clone, Copy)]
 struct Round {
     per_s: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Calls slower than [`SLOW_MS`].
+    slow: usize,
+    /// CPU ms per call: the load generator (this process but the dev stack).
+    client_cpu: f64,
+    /// CPU ms per call: the dev stack (the local S3).
+    s3_cpu: f64,
+    /// CPU ms per call: the app process (0 for the direct calls).
+    app_cpu: f64,
+    /// Cores busy on average (all three together; the machine's limit is its core count).
+    cores: f64,
+    /// ms per call that threads of this process or the app waited for a core.
+    waited: f64,
 }
 
-/// `n` calls of `call` from [`CONCURRENCY`] tasks; every call's latency is recorded.
-async fn load<F, Fut>(n: usize, call: F) -> Round
+const SLOW_MS: f64 = 20.0;
+
+/// `n` calls of `call` from [`CONCURRENCY`] tasks; every call's latency is recorded, and the
+/// CPU time of this process and of `app` (if any) over the round.
+async fn load<F, Fut>(n: usize, app: Option<&App>, call: F) -> Round
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
+    let app_pid = app.map(|a| a.child.id().to_string());
+    let app_cpu = || app_pid.as_deref().map_or(Cpu::default(), Cpu::of);
     let next = Arc::new(AtomicUsize::new(0));
+    let (cpu_before, app_before) = (Cpu::of("self"), app_cpu());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..CONCURRENCY {
@@ -180,15 +297,28 @@ where
         latencies.extend(done.unwrap());
     }
     let elapsed = started.elapsed();
+    let cpu = Cpu::of("self").since(cpu_before);
+    let app = app_cpu().since(app_before);
+    let app_ms = app.other_ms;
     latencies.sort_unstable();
     let at = |q: f64| {
         let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
         latencies[i].as_secs_f64() * 1000.0
     };
+    let calls = n as f64;
     Round {
-        per_s: n as f64 / elapsed.as_secs_f64(),
+        per_s: calls / elapsed.as_secs_f64(),
         p50_ms: at(0.50),
         p99_ms: at(0.99),
+        slow: latencies
+            .iter()
+            .filter(|l| l.as_secs_f64() * 1000.0 > SLOW_MS)
+            .count(),
+        client_cpu: cpu.other_ms / calls,
+        s3_cpu: cpu.devstack_ms / calls,
+        app_cpu: app_ms / calls,
+        cores: (cpu.other_ms + cpu.devstack_ms + app_ms) / 1000.0 / elapsed.as_secs_f64(),
+        waited: (cpu.waited_ms + app.waited_ms) / calls,
     }
 }
 
@@ -243,20 +373,16 @@ async fn read_token(dev: &DevStack) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn run() {
+async fn run(dev: &DevStack) {
     let n: usize = std::env::var("BENCH_N")
         .ok()
         .map(|v| v.parse().expect("BENCH_N: a whole number"))
         .unwrap_or(2000);
-    let dir = tempfile::tempdir().unwrap();
-    let dev = DevStack::start(DevConfig::new(dir.path()).ephemeral())
-        .await
-        .unwrap();
     let vcap = Vcap::from_json(&dev.vcap_services().to_string(), "VCAP_SERVICES").unwrap();
-    let token: Arc<str> = read_token(&dev).await.into();
+    let token: Arc<str> = read_token(dev).await.into();
 
     // The baseline's client, warmed: long-term keys read, role credentials cached.
-    let link = direct_link(&dev, &vcap);
+    let link = direct_link(dev, &vcap);
     link.credentials.credentials().await.unwrap();
     let s3 = link.s3.clone();
     let direct = move || {
@@ -269,14 +395,16 @@ async fn run() {
     // Start-up: spawn, first 200 on /health, kill; five times.
     let mut startups = Vec::new();
     for _ in 0..STARTUPS {
-        let (app, elapsed) = start_app(&dev).await;
-        startups.push(elapsed.as_secs_f64() * 1000.0);
+        let (app, startup) = start_app(dev).await;
+        startups.push(startup);
         drop(app);
     }
-    let startup_ms = median(startups.clone());
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let startup_ms = median(startups.iter().map(|s| ms(s.first_200)).collect());
+    let listening_ms = median(startups.iter().map(|s| ms(s.listening)).collect());
 
     // The app under load: one more spawn, kept for the rounds.
-    let (app, _) = start_app(&dev).await;
+    let (app, _) = start_app(dev).await;
     let http = reqwest::Client::builder()
         .http1_only()
         .pool_max_idle_per_host(CONCURRENCY * 2)
@@ -294,20 +422,20 @@ async fn run() {
     };
     // Warm-up: the app's JWKS and verified-signature caches, its AWS credentials, and both
     // connection pools.
-    load(WARMUP, via_app.clone()).await;
-    load(WARMUP, direct.clone()).await;
+    load(WARMUP, Some(&app), via_app.clone()).await;
+    load(WARMUP, None, direct.clone()).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_kib = app.proc_status_kib("VmRSS");
+    let idle = Memory::of(&app);
 
     let (mut direct_rounds, mut app_rounds) = (Vec::new(), Vec::new());
     let mut assume_roles = 0;
     for _ in 0..ROUNDS {
-        direct_rounds.push(load(n, direct.clone()).await);
+        direct_rounds.push(load(n, None, direct.clone()).await);
         let before = dev.aws_identity().assume_role_count();
-        app_rounds.push(load(n, via_app.clone()).await);
+        app_rounds.push(load(n, Some(&app), via_app.clone()).await);
         assume_roles += dev.aws_identity().assume_role_count() - before;
     }
-    let peak_kib = app.proc_status_kib("VmHWM");
+    let peak = Memory::of(&app);
     drop(app);
     let binary = std::fs::metadata(Path::new(env!("CARGO_BIN_EXE_bridge")))
         .unwrap()
@@ -325,34 +453,44 @@ async fn run() {
         med(&app_rounds, |r| r.p99_ms),
     );
     let ratio = a_rate / d_rate;
-    let mib = |kib: u64| kib as f64 / 1024.0;
 
     println!(
-        "bridge serve (release binary, own process) on the local S3; {CONCURRENCY} concurrent tasks, \
-         {n} requests per round, medians of {ROUNDS} alternating rounds each"
+        "bridge serve (release binary, own process) on the local S3; {CONCURRENCY} concurrent \
+         tasks, {n} requests per round, medians of {ROUNDS} alternating rounds each"
     );
     println!(
-        "  start-up runs (ms): {}",
+        "  start-up runs, ms to listening / to the first /health 200: {}",
         startups
             .iter()
-            .map(|s| format!("{s:.1}"))
+            .map(|s| format!("{:.1} / {:.1}", ms(s.listening), ms(s.first_200)))
             .collect::<Vec<_>>()
             .join(", ")
     );
+    println!(
+        "  per round: calls/s, p50 ms, p99 ms, calls > {SLOW_MS} ms, CPU ms per call \
+         (load generator + local S3 + app), cores busy, \
+         ms per call threads waited for a core"
+    );
     for (name, rounds) in [("direct", &direct_rounds), ("app", &app_rounds)] {
-        println!(
-            "  {name:<6} rounds (calls/s, p50 ms, p99 ms): {}",
-            rounds
-                .iter()
-                .map(|r| format!("({:.0}, {:.2}, {:.2})", r.per_s, r.p50_ms, r.p99_ms))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        for r in rounds.iter() {
+            println!(
+                "    {name:<6} {:>6.0}/s  p50 {:>5.2}  p99 {:>6.2}  slow {:>3}  CPU {:.3} + {:.3} + {:.3}  {:.2} cores  waited {:.3}",
+                r.per_s,
+                r.p50_ms,
+                r.p99_ms,
+                r.slow,
+                r.client_cpu,
+                r.s3_cpu,
+                r.app_cpu,
+                r.cores,
+                r.waited
+            );
+        }
     }
     println!();
     let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
     let row = |figure: &str, value: String, target: &str, verdict: &str| {
-        println!("  {figure:<44} {value:>12}  {target:<10} {verdict}");
+        println!("  {figure:<46} {value:>12}  {target:<10} {verdict}");
     };
     row("figure", "measured".into(), "target", "");
     row(
@@ -360,6 +498,12 @@ async fn run() {
         format!("{startup_ms:.1} ms"),
         "≤ 50 ms",
         verdict(startup_ms <= 50.0),
+    );
+    row(
+        "  of which spawn to listening (median)",
+        format!("{listening_ms:.1} ms"),
+        "",
+        "",
     );
     row("direct S3 ListBuckets", format!("{d_rate:.0} /s"), "", "");
     row(
@@ -390,6 +534,41 @@ async fn run() {
         "≤ 2 ms",
         verdict(a_p99 - d_p99 <= 2.0),
     );
+    let all_cpu = |r: &Round| r.client_cpu + r.s3_cpu + r.app_cpu;
+    let (d_cpu, a_cpu) = (med(&direct_rounds, all_cpu), med(&app_rounds, all_cpu));
+    row(
+        "CPU per call, all processes: direct",
+        format!("{d_cpu:.3} ms"),
+        "",
+        "",
+    );
+    row(
+        "CPU per call, all processes: app",
+        format!("{a_cpu:.3} ms"),
+        "",
+        "",
+    );
+    row(
+        "  of which the app process",
+        format!("{:.3} ms", med(&app_rounds, |r| r.app_cpu)),
+        "",
+        "",
+    );
+    row(
+        "  app process beyond the direct client's CPU",
+        format!(
+            "{:.3} ms",
+            med(&app_rounds, |r| r.app_cpu) - med(&direct_rounds, |r| r.client_cpu)
+        ),
+        "",
+        "",
+    );
+    row(
+        "ratio ceiling if CPU-bound (direct / app CPU)",
+        format!("{:.2}", d_cpu / a_cpu),
+        "",
+        "",
+    );
     row(
         "STS AssumeRole calls during the app's rounds",
         assume_roles.to_string(),
@@ -397,16 +576,22 @@ async fn run() {
         verdict(assume_roles == 0),
     );
     row(
-        "app idle RSS (VmRSS after warm-up + 1 s)",
-        format!("{:.1} MiB", mib(idle_kib)),
+        "app idle RSS (VmRSS, warm-up + 1 s idle)",
+        format!("{:.1} MiB", idle.rss),
         "≤ 15 MiB",
-        verdict(mib(idle_kib) <= 15.0),
+        verdict(idle.rss <= 15.0),
+    );
+    row(
+        "  of which anonymous / file-backed",
+        format!("{:.1} / {:.1}", idle.anon, idle.file),
+        "",
+        "",
     );
     row(
         "app peak RSS (VmHWM after the rounds)",
-        format!("{:.1} MiB", mib(peak_kib)),
+        format!("{:.1} MiB", peak.hwm),
         "≤ 30 MiB",
-        verdict(mib(peak_kib) <= 30.0),
+        verdict(peak.hwm <= 30.0),
     );
     row(
         "binary size (bridge, release)",
@@ -414,5 +599,4 @@ async fn run() {
         "",
         "",
     );
-    dev.stop().await;
 }
