@@ -273,8 +273,7 @@ async fn log_request(State(state): State<AppState>, req: Request, next: Next) ->
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() <= 128)
         .map(str::to_owned)
-        .or_else(|| session::random_id().ok().map(|id| id[..16].to_owned()))
-        .unwrap_or_default();
+        .unwrap_or_else(request_id);
     let mut resp = next.run(req).await;
     let route = resp
         .extensions()
@@ -295,6 +294,33 @@ async fn log_request(State(state): State<AppState>, req: Request, next: Next) ->
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+/// A new request id: 16 hex digits, unique per process (a counter) and unlikely to repeat across
+/// processes (a per-process random key from the OS, through std's `RandomState`). Request ids
+/// are not secrets, so this stays off the cryptographic random generator, whose first use
+/// costs tens of milliseconds (see [`warm_up`]).
+fn request_id() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEY: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = KEY.get_or_init(Default::default).build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("{:016x}", h.finish())
+}
+
+/// Starts work that the first requests would otherwise wait for, on a background thread: the
+/// first draw from aws-lc's random generator (it sets up its jitter entropy source then, tens of
+/// milliseconds of CPU) happens while the app loads its bindings and binds its port, not in the
+/// first sign-in or TLS handshake.
+pub fn warm_up() {
+    let _ = std::thread::Builder::new()
+        .name("warm-up".into())
+        .spawn(|| {
+            let _ = session::random_id();
+        });
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains open requests.

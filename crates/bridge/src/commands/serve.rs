@@ -18,6 +18,7 @@ pub const DEFAULT_PORT: u16 = 4004;
 
 /// Runs the app until SIGTERM/Ctrl-C.
 pub async fn run(args: ServeArgs) -> ExitCode {
+    crate::app::warm_up();
     let env = Env::from_process();
     let (state, addr) = match prepare(&args, &env) {
         Ok(x) => x,
