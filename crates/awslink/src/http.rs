@@ -69,14 +69,20 @@ pub fn http_client(
     extra_roots_pem: &[Vec<u8>],
     resolve: &[(String, IpAddr)],
 ) -> Result<SharedHttpClient, Error> {
-    let mut trust = TrustStore::default();
     for (i, pem) in extra_roots_pem.iter().enumerate() {
         check_roots(pem).map_err(|reason| Error::Invalid {
             what: "extra root certificates",
             reason: format!("bundle {}: {reason}", i + 1),
         })?;
-        trust.add_pem_certificate(pem.clone());
     }
+    // The platform's roots come from `tlsroots`, read once per process, not per client.
+    let roots = tlsroots::with_extra(extra_roots_pem).map_err(|e| Error::Invalid {
+        what: "extra root certificates",
+        reason: e.to_string(),
+    })?;
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(tlsroots::to_pem(&roots));
     let tls_context = TlsContext::builder()
         .with_trust_store(trust)
         .build()

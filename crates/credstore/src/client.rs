@@ -81,14 +81,21 @@ impl Client {
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("btp-aws-bridge/", env!("CARGO_PKG_VERSION")));
-        for pem in &options.extra_roots_pem {
-            for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(|_| Error::Binding {
+        // The platform's roots come from `tlsroots`, read once per process, not per client.
+        let not_pem = |_| Error::Binding {
+            field: "BRIDGE_EXTRA_CA_CERTS",
+            reason: "not a PEM certificate bundle".into(),
+        };
+        let roots = tlsroots::with_extra(&options.extra_roots_pem).map_err(not_pem)?;
+        let roots = roots
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Error::Binding {
                 field: "BRIDGE_EXTRA_CA_CERTS",
-                reason: "not a PEM certificate bundle".into(),
-            })? {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
+                reason: "a certificate is not usable as a root".into(),
+            })?;
+        builder = builder.tls_certs_only(roots);
         let basic = match &binding.auth {
             CredStoreAuth::Basic { password } => Some((binding.username.clone(), password.clone())),
             CredStoreAuth::Mtls { certificate, key } => {

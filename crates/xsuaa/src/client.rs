@@ -525,13 +525,15 @@ pub(crate) fn http_client(
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .user_agent(concat!("btp-aws-bridge/", env!("CARGO_PKG_VERSION")));
-    for pem in extra_roots_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .ok()
-            .filter(|certs| !certs.is_empty())
-            .ok_or_else(|| "extra root certificates are not a PEM bundle".to_owned())?;
-        builder = builder.tls_certs_merge(certs);
-    }
+    // The platform's roots come from `tlsroots`, read once per process, not per client.
+    let roots = tlsroots::with_extra(extra_roots_pem)
+        .map_err(|_| "extra root certificates are not a PEM bundle".to_owned())?;
+    let roots = roots
+        .iter()
+        .map(|der| reqwest::Certificate::from_der(der))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "extra root certificates are not usable".to_owned())?;
+    builder = builder.tls_certs_only(roots);
     if let Some(identity) = identity {
         builder = builder.identity(identity);
     }
