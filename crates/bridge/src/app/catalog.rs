@@ -31,7 +31,7 @@ use odata::{apply, csdl, document, payload};
 
 use super::AppState;
 use super::auth::{Authorized, Read};
-use super::error::{ApiError, UpstreamFailure};
+use super::error::ApiError;
 use super::upstream::{self, dependency};
 
 /// The path the service is mounted at.
@@ -307,20 +307,7 @@ pub async fn list_buckets(
         });
     };
     let deadline = state.limits.upstream_timeout;
-    // Credentials first (cached: no call), so that a failure names Credential Store or STS.
-    match tokio::time::timeout(deadline, aws.credentials.credentials()).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(upstream::credentials_error(&e)),
-        Err(_) => {
-            return Err(ApiError::Upstream(UpstreamFailure::timeout(
-                dependency::STS,
-                format!(
-                    "no AWS credentials within {} ms (Credential Store, then STS AssumeRole)",
-                    deadline.as_millis()
-                ),
-            )));
-        }
-    }
+    upstream::credentials(aws, deadline).await?;
     let mut out = Vec::new();
     let mut continuation: Option<String> = None;
     loop {

@@ -34,15 +34,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     };
     let mut checks = serde_json::json!({ "xsuaa": xsuaa });
     if let Some(aws) = &state.aws {
-        let result = super::upstream::call(
-            &state.metrics,
-            super::upstream::dependency::STS,
-            "AssumeRole",
-            state.limits.upstream_timeout,
-            aws.credentials.credentials(),
-            super::upstream::credentials_error,
-        )
-        .await;
+        let result = super::upstream::credentials(aws, state.limits.upstream_timeout).await;
         let status = aws.credentials.status();
         let expires_in = status.expiry.map(|e| {
             e.duration_since(std::time::SystemTime::now())

@@ -79,6 +79,24 @@ fn outcome_of(err: &ApiError) -> &'static str {
     }
 }
 
+/// Valid AWS credentials within `deadline`: cached (no call), or from a refresh (Credential
+/// Store, then STS AssumeRole). Asked before an S3 call so that a failure names Credential
+/// Store or STS rather than S3. Not counted as an upstream call: the credential cache's own
+/// figures (`bridge_sts_assume_role_total`) count the real AssumeRole calls.
+pub async fn credentials(aws: &awslink::AwsLink, deadline: Duration) -> Result<(), ApiError> {
+    match tokio::time::timeout(deadline, aws.credentials.credentials()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(credentials_error(&e)),
+        Err(_) => Err(ApiError::Upstream(UpstreamFailure::timeout(
+            dependency::STS,
+            format!(
+                "no AWS credentials within {} ms (Credential Store, then STS AssumeRole)",
+                deadline.as_millis()
+            ),
+        ))),
+    }
+}
+
 /// Classifies a failure to get AWS credentials (Credential Store → STS → cache).
 pub fn credentials_error(e: &awslink::Error) -> ApiError {
     use awslink::Error as E;
