@@ -217,7 +217,7 @@ async fn read(
             let rows = rows(state).await?;
             let page = apply::apply(ty, rows, &options, page_size);
             let body = payload::collection(&CATALOG.service, resource, &page, &options, format)?;
-            let mut resp = json(body, format.content_type());
+            let mut resp = respond(body, format.content_type());
             if let Some(p) = preferred {
                 let applied = format!(
                     "odata.maxpagesize={}",
@@ -234,7 +234,7 @@ async fn read(
             let options = QueryOptions::parse(query, ty)?;
             let rows = rows(state).await?;
             let n = apply::count(ty, &rows, &options);
-            Ok(text(n.to_string(), odata::CONTENT_TYPE_TEXT))
+            Ok(respond(n.to_string(), odata::CONTENT_TYPE_TEXT))
         }
         Resource::Entity { key, .. }
         | Resource::Property { key, .. }
@@ -252,9 +252,9 @@ async fn read(
             match resource {
                 Resource::Entity { .. } => {
                     let body = payload::entity(&CATALOG.service, resource, &row, &options, format)?;
-                    Ok(json(body, format.content_type()))
+                    Ok(respond(body, format.content_type()))
                 }
-                Resource::Property { .. } => Ok(json(
+                Resource::Property { .. } => Ok(respond(
                     payload::property(resource, &row, format)?,
                     format.content_type(),
                 )),
@@ -346,16 +346,8 @@ fn odata_version() -> [(header::HeaderName, HeaderValue); 1] {
     )]
 }
 
-fn json(body: String, content_type: &'static str) -> Response {
-    (
-        [(header::CONTENT_TYPE, content_type)],
-        odata_version(),
-        body,
-    )
-        .into_response()
-}
-
-fn text(body: String, content_type: &'static str) -> Response {
+/// A 200 with `body` as `content_type` and the OData version header.
+fn respond(body: String, content_type: &'static str) -> Response {
     (
         [(header::CONTENT_TYPE, content_type)],
         odata_version(),

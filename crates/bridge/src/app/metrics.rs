@@ -15,7 +15,6 @@
 //!
 //! Who may scrape: see [`MetricsAccess`].
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use prometheus_client::collector::Collector;
@@ -237,6 +236,3 @@ impl Collector for AwsCollector {
         Ok(())
     }
 }
-
-/// Shared handle.
-pub type SharedMetrics = Arc<Metrics>;
