@@ -9,83 +9,21 @@
 // Any failure exits 1 with `browser_index: <step>: <reason>` on stderr.
 //
 // CHROMIUM_PATH overrides the browser (default /usr/bin/chromium, installed by
-// `cargo xtask install`); playwright-core never downloads one.
+// `cargo xtask install`); playwright-core never downloads one. The arguments, the launch, the
+// steps and the sign-in are lib/browser.mjs's, shared with ui5_catalog.mjs.
 
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { Steps, bare, finish, launch, openPage, parseArgs, signIn } from './lib/browser.mjs';
 
+const SCRIPT = 'browser_index';
 const TIMEOUT_MS = 15_000;
 
-function fail(step, reason) {
-  process.stderr.write(`browser_index: ${step}: ${reason}\n`);
-  process.exit(1);
-}
+const { app, username, password, executablePath } = parseArgs(SCRIPT);
+const browser = await launch(SCRIPT, executablePath);
 
-const [appArg, username, passwordVar] = process.argv.slice(2);
-if (!appArg || !username || !passwordVar) {
-  fail('usage', 'node browser_index.mjs <app-url> <username> <password-env-var-name>');
-}
-const password = process.env[passwordVar];
-if (!password) {
-  fail('usage', `the environment variable ${passwordVar} (the password) is not set`);
-}
-let app;
-try {
-  app = new URL(appArg);
-} catch {
-  fail('usage', `not a URL: ${appArg}`);
-}
-const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-if (!existsSync(executablePath)) {
-  fail('launch', `${executablePath} is missing: run \`cargo xtask install\` (it installs Debian's chromium)`);
-}
-
-/** A URL without its query and fragment (codes, state), for messages. */
-function bare(url) {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return '(not a URL)';
-  }
-}
-
-const browser = await chromium
-  .launch({
-    executablePath,
-    headless: true,
-    timeout: 30_000,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
-  .catch((e) => fail('launch', `cannot start ${executablePath}: ${e.message.split('\n')[0]}`));
-
-let current = 'set up the browser';
 let page;
-
 /** Runs one step; a failure names the step, the page it was on and what that page said. */
-async function step(name, fn) {
-  current = name;
-  try {
-    return await fn();
-  } catch (e) {
-    let where = '';
-    if (page) {
-      const text = await page
-        .evaluate(() => (document.body ? document.body.innerText : ''))
-        .catch(() => '');
-      where = ` (on ${bare(page.url())}: ${JSON.stringify(text.replace(/\s+/g, ' ').slice(0, 300))})`;
-    }
-    throw new Error(`${e.message.split('\n')[0]}${where}`);
-  }
-}
+const steps = new Steps(() => page);
+const { step } = steps;
 
 /** Clicks `selector` and returns the response of the main-frame navigation it causes. */
 async function clickAndNavigate(selector) {
@@ -97,12 +35,8 @@ async function clickAndNavigate(selector) {
   return response;
 }
 
-let result;
-try {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT_MS);
-  page.setDefaultNavigationTimeout(TIMEOUT_MS);
+await finish(SCRIPT, browser, steps, async () => {
+  ({ page } = await openPage(browser, TIMEOUT_MS));
   const consoleErrors = [];
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
@@ -113,33 +47,7 @@ try {
   });
   page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message}`));
 
-  await step('open the app', async () => {
-    const response = await page.goto(new URL('/', app).href);
-    const chain = [];
-    for (let r = response?.request(); r; r = r.redirectedFrom()) chain.unshift(new URL(r.url()));
-    if (!chain.some((u) => u.origin === app.origin && u.pathname === '/login')) {
-      throw new Error(`the app did not send the browser to /login: ${chain.map((u) => bare(u.href)).join(' -> ')}`);
-    }
-    if (new URL(page.url()).origin === app.origin) {
-      throw new Error(`expected the XSUAA login page, stayed on ${bare(page.url())}`);
-    }
-    await page.waitForSelector('form input[name="username"]');
-  });
-
-  await step('sign in', async () => {
-    await page.fill('input[name="username"]', username);
-    await page.fill('input[name="password"]', password);
-    await page.click('form button[type="submit"]');
-    // Back on the app's index page, or the login page again with its error.
-    const back = page.waitForURL((u) => u.origin === app.origin && u.pathname === '/');
-    const refused = page
-      .waitForSelector('[role="alert"]')
-      .then(async (alert) => Promise.reject(new Error(`XSUAA refused: ${(await alert.textContent()).trim()}`)));
-    back.catch(() => {});
-    refused.catch(() => {});
-    await Promise.race([back, refused]);
-    await page.waitForLoadState('load');
-  });
+  await signIn(page, app, username, password, step);
 
   const index = await step('read the index page', () =>
     page.evaluate(() => ({
@@ -178,7 +86,7 @@ try {
     return (await response.text()).includes('edmx:Edmx');
   });
 
-  result = {
+  return {
     title: index.title,
     buttons: index.buttons,
     buckets,
@@ -186,10 +94,4 @@ try {
     catalogStatus,
     metadataHasEdmx,
   };
-} catch (e) {
-  await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
-  fail(current, e.message);
-}
-await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
-process.stdout.write(`${JSON.stringify(result)}\n`);
-process.exit(0);
+});

@@ -33,13 +33,17 @@
 //
 // CHROMIUM_PATH overrides the browser (default /usr/bin/chromium, installed by
 // `cargo xtask install`); playwright-core never downloads one. OpenUI5 comes from the pinned
-// npm package `@openui5/sap.ui.core` (source layout: `src/` is UI5's `resources/`).
+// npm package `@openui5/sap.ui.core` (source layout: `src/` is UI5's `resources/`). The
+// arguments, the launch, the steps and the sign-in are lib/browser.mjs's, shared with
+// browser_index.mjs.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { Steps, bare, fail, finish, launch, openPage, parseArgs, signIn } from './lib/browser.mjs';
+
+const SCRIPT = 'ui5_catalog';
 
 /** Each step's limit (UI5's source layout loads a few hundred module files). */
 const TIMEOUT_MS = 30_000;
@@ -48,36 +52,14 @@ const TEST_ROOT = '/__ui5test/';
 /** The key that does not exist: its 404 is expected, and its errors are not failures. */
 const MISSING_KEY = 'no-such';
 
-function fail(step, reason) {
-  process.stderr.write(`ui5_catalog: ${step}: ${reason}\n`);
-  process.exit(1);
-}
-
-const [appArg, username, passwordVar] = process.argv.slice(2);
-if (!appArg || !username || !passwordVar) {
-  fail('usage', 'node ui5_catalog.mjs <app-url> <username> <password-env-var-name>');
-}
-const password = process.env[passwordVar];
-if (!password) {
-  fail('usage', `the environment variable ${passwordVar} (the password) is not set`);
-}
-let app;
-try {
-  app = new URL(appArg);
-} catch {
-  fail('usage', `not a URL: ${appArg}`);
-}
-const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-if (!existsSync(executablePath)) {
-  fail('launch', `${executablePath} is missing: run \`cargo xtask install\` (it installs Debian's chromium)`);
-}
+const { app, username, password, executablePath } = parseArgs(SCRIPT);
 
 // OpenUI5: the package's `src/` (source layout) or `dist/resources/` (built layout).
 let ui5Package;
 try {
   ui5Package = createRequire(import.meta.url).resolve('@openui5/sap.ui.core/package.json');
 } catch {
-  fail('openui5', '@openui5/sap.ui.core is not installed: run `cargo xtask install` (it installs the pinned npm packages of tools/node)');
+  fail(SCRIPT, 'openui5', '@openui5/sap.ui.core is not installed: run `cargo xtask install` (it installs the pinned npm packages of tools/node)');
 }
 const ui5Dir = path.dirname(ui5Package);
 const ui5Version = JSON.parse(readFileSync(ui5Package, 'utf8')).version;
@@ -85,7 +67,7 @@ const resourcesDir = [path.join(ui5Dir, 'dist', 'resources'), path.join(ui5Dir, 
   existsSync(path.join(d, 'sap-ui-core.js')),
 );
 if (!resourcesDir || !existsSync(path.join(resourcesDir, 'sap', 'ui', 'model', 'odata', 'v4', 'ODataModel.js'))) {
-  fail('openui5', `${ui5Dir} holds no sap-ui-core.js and sap/ui/model/odata/v4/ODataModel.js under src/ or dist/resources/`);
+  fail(SCRIPT, 'openui5', `${ui5Dir} holds no sap-ui-core.js and sap/ui/model/odata/v4/ODataModel.js under src/ or dist/resources/`);
 }
 
 const CONTENT_TYPES = {
@@ -116,16 +98,6 @@ const INDEX_HTML = `<!DOCTYPE html>
 <body><p id="status">UI5 test page</p></body>
 </html>
 `;
-
-/** A URL without its query and fragment (codes, state), for messages. */
-function bare(url) {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return '(not a URL)';
-  }
-}
 
 /** The first line of a log text (an expected error's stack trace says nothing new). */
 function firstLine(text) {
@@ -188,60 +160,21 @@ async function serveTestFile(route) {
   return route.fulfill({ status: 404, contentType: 'text/plain', body: 'not found\n' });
 }
 
-const browser = await chromium
-  .launch({
-    executablePath,
-    headless: true,
-    timeout: 30_000,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
-  .catch((e) => fail('launch', `cannot start ${executablePath}: ${e.message.split('\n')[0]}`));
+const browser = await launch(SCRIPT, executablePath);
 
-let current = 'set up the browser';
+let context;
 let page;
-
 /** Runs one step under TIMEOUT_MS; a failure names the step and the page it was on. */
-async function step(name, fn) {
-  current = name;
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no result within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([fn(), timeout]);
-  } catch (e) {
-    let where = '';
-    if (page) {
-      const text = await page
-        .evaluate(() => (document.body ? document.body.innerText : ''))
-        .catch(() => '');
-      where = ` (on ${bare(page.url())}: ${JSON.stringify(text.replace(/\s+/g, ' ').slice(0, 300))})`;
-    }
-    throw new Error(`${e.message.split('\n')[0]}${where}`);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const steps = new Steps(() => page, TIMEOUT_MS);
+const { step } = steps;
 
 /** Runs `fn(arg)` in the test page, where `window.ui5test` holds UI5's modules and the model. */
 function inPage(fn, arg) {
   return page.evaluate(fn, arg);
 }
 
-let result;
-try {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT_MS);
-  page.setDefaultNavigationTimeout(TIMEOUT_MS);
+await finish(SCRIPT, browser, steps, async () => {
+  ({ context, page } = await openPage(browser, TIMEOUT_MS));
 
   const consoleErrors = [];
   const expectedErrors = [];
@@ -276,33 +209,7 @@ try {
     failedRequests.push(`${request.method()} ${bare(request.url())}: ${request.failure()?.errorText ?? 'failed'}`);
   });
 
-  await step('open the app', async () => {
-    const response = await page.goto(new URL('/', app).href);
-    const chain = [];
-    for (let r = response?.request(); r; r = r.redirectedFrom()) chain.unshift(new URL(r.url()));
-    if (!chain.some((u) => u.origin === app.origin && u.pathname === '/login')) {
-      throw new Error(`the app did not send the browser to /login: ${chain.map((u) => bare(u.href)).join(' -> ')}`);
-    }
-    if (new URL(page.url()).origin === app.origin) {
-      throw new Error(`expected the XSUAA login page, stayed on ${bare(page.url())}`);
-    }
-    await page.waitForSelector('form input[name="username"]');
-  });
-
-  await step('sign in', async () => {
-    await page.fill('input[name="username"]', username);
-    await page.fill('input[name="password"]', password);
-    await page.click('form button[type="submit"]');
-    // Back on the app's index page, or the login page again with its error.
-    const back = page.waitForURL((u) => u.origin === app.origin && u.pathname === '/');
-    const refused = page
-      .waitForSelector('[role="alert"]')
-      .then(async (alert) => Promise.reject(new Error(`XSUAA refused: ${(await alert.textContent()).trim()}`)));
-    back.catch(() => {});
-    refused.catch(() => {});
-    await Promise.race([back, refused]);
-    await page.waitForLoadState('load');
-  });
+  await signIn(page, app, username, password, step);
 
   await step('open the UI5 test page', async () => {
     await context.route(`${app.origin}${TEST_ROOT}**`, serveTestFile);
@@ -454,7 +361,7 @@ try {
     else consoleErrors.push(e);
   }
 
-  result = {
+  return {
     ui5Version: bootedVersion,
     ui5PackageVersion: ui5Version,
     synthesized: [...synthesized].sort(),
@@ -471,10 +378,4 @@ try {
     failedRequests,
     expectedErrors,
   };
-} catch (e) {
-  await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
-  fail(current, e.message);
-}
-await Promise.race([browser.close(), new Promise((r) => setTimeout(r, 5_000))]).catch(() => {});
-process.stdout.write(`${JSON.stringify(result)}\n`);
-process.exit(0);
+});

@@ -6,13 +6,14 @@
 //! without Read, and a restart on the same data directory keeps users and credentials.
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::util::bridge;
+use crate::util::{bridge, node_json};
 
 const EPHEMERAL: [&str; 10] = [
     "--s3-port",
@@ -190,58 +191,17 @@ pub(crate) fn chromium() -> PathBuf {
     path
 }
 
-/// Runs `browser_index.mjs` against `app` as alice; its stdout and stderr go to the scanned
-/// logs. Panics with what it printed if it fails or outlives [`BROWSER_DEADLINE`].
+/// Runs `browser_index.mjs` against `app` as alice (see [`node_json`]).
 fn browse(app: &str, password: &str, chromium: &Path) -> serde_json::Value {
-    let mut child = testkit::node_script("browser_index.mjs")
-        .args([app, "alice", PASSWORD_VAR])
-        .env(PASSWORD_VAR, password)
-        .env("CHROMIUM_PATH", chromium)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run node");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + BROWSER_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stdout = out.join().unwrap();
-    let stderr = err.join().unwrap();
-    testkit::logs::capture_output("node browser_index.mjs (stdout)", &stdout);
-    testkit::logs::capture_output("node browser_index.mjs (stderr)", &stderr);
-    match status {
-        None => panic!(
-            "browser_index.mjs did not finish within {} s\nstdout: {stdout}\nstderr: {stderr}",
-            BROWSER_DEADLINE.as_secs()
-        ),
-        Some(s) if !s.success() => {
-            panic!("browser_index.mjs failed ({s})\nstdout: {stdout}\nstderr: {stderr}")
-        }
-        Some(_) => {}
-    }
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("browser_index.mjs printed no JSON ({e}): {stdout}"))
+    node_json(
+        "browser_index.mjs",
+        &[app, "alice", PASSWORD_VAR],
+        &[
+            (PASSWORD_VAR, OsStr::new(password)),
+            ("CHROMIUM_PATH", chromium.as_os_str()),
+        ],
+        BROWSER_DEADLINE,
+    )
 }
 
 #[test]

@@ -7,12 +7,12 @@
 //! fails (it never skips).
 
 use std::collections::BTreeSet;
-use std::io::Read;
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::browser::{DEMO_BUCKETS, chromium, register_binding_secrets, start_dev};
+use crate::util::node_json;
 
 /// The environment variable the script reads the password from (never argv).
 const PASSWORD_VAR: &str = "UI5_CATALOG_PASSWORD";
@@ -49,58 +49,17 @@ fn assert_openui5_installed() {
     );
 }
 
-/// Runs `ui5_catalog.mjs` against `app` as alice; its stdout and stderr go to the scanned logs.
-/// Panics with what it printed if it fails or outlives [`UI5_DEADLINE`].
+/// Runs `ui5_catalog.mjs` against `app` as alice (see [`node_json`]).
 fn read_with_ui5(app: &str, password: &str, chromium: &Path) -> serde_json::Value {
-    let mut child = testkit::node_script("ui5_catalog.mjs")
-        .args([app, "alice", PASSWORD_VAR])
-        .env(PASSWORD_VAR, password)
-        .env("CHROMIUM_PATH", chromium)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot run node");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let deadline = Instant::now() + UI5_DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stdout = out.join().unwrap();
-    let stderr = err.join().unwrap();
-    testkit::logs::capture_output("node ui5_catalog.mjs (stdout)", &stdout);
-    testkit::logs::capture_output("node ui5_catalog.mjs (stderr)", &stderr);
-    match status {
-        None => panic!(
-            "ui5_catalog.mjs did not finish within {} s\nstdout: {stdout}\nstderr: {stderr}",
-            UI5_DEADLINE.as_secs()
-        ),
-        Some(s) if !s.success() => {
-            panic!("ui5_catalog.mjs failed ({s})\nstdout: {stdout}\nstderr: {stderr}")
-        }
-        Some(_) => {}
-    }
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("ui5_catalog.mjs printed no JSON ({e}): {stdout}"))
+    node_json(
+        "ui5_catalog.mjs",
+        &[app, "alice", PASSWORD_VAR],
+        &[
+            (PASSWORD_VAR, OsStr::new(password)),
+            ("CHROMIUM_PATH", chromium.as_os_str()),
+        ],
+        UI5_DEADLINE,
+    )
 }
 
 /// The `name`s of a JSON array of buckets, in its order.

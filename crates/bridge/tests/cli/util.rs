@@ -1,8 +1,12 @@
-//! Helpers: run `bridge` with a controlled environment and capture what it printed.
+//! Helpers: run `bridge` (or a node script) with a controlled environment and capture what it
+//! printed.
 
-use std::io::Write;
+use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
 
 pub struct Run {
     pub code: i32,
@@ -88,4 +92,95 @@ pub async fn dev_stack(dir: &Path) -> devstack::DevStack {
     testkit::logs::secret(creds["password"].as_str().unwrap());
     testkit::logs::secret(creds["encryption"]["client_private_key"].as_str().unwrap());
     stack
+}
+
+/// Copies `tools/node/lib` to `<tools>/node/lib`, beside the scripts [`testkit::node_script`]
+/// copies there, so their `./lib/…` imports resolve. Once per process; each file is written
+/// under a temporary name and renamed, so a script that is starting never reads half a file.
+fn install_node_lib() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let src = testkit::workspace_root()
+            .join("tools")
+            .join("node")
+            .join("lib");
+        let dst = testkit::tools_dir().join("node").join("lib");
+        std::fs::create_dir_all(&dst)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dst.display()));
+        let entries = std::fs::read_dir(&src)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", src.display()));
+        for entry in entries {
+            let entry = entry.unwrap();
+            let from = entry.path();
+            let to = dst.join(entry.file_name());
+            let tmp = dst.join(format!(
+                ".{}.{}.tmp",
+                entry.file_name().to_string_lossy(),
+                std::process::id()
+            ));
+            if let Err(e) = std::fs::copy(&from, &tmp).and_then(|_| std::fs::rename(&tmp, &to)) {
+                panic!("cannot copy {} to {}: {e}", from.display(), to.display());
+            }
+        }
+    });
+}
+
+/// Runs `tools/node/<script>` with `args` and `env` (stdin empty) and parses the ONE JSON line
+/// it prints. Its stdout and stderr go to the scanned logs; panics with what it printed if it
+/// fails, outlives `deadline` (it is killed then) or prints no JSON.
+pub fn node_json(
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &OsStr)],
+    deadline: Duration,
+) -> serde_json::Value {
+    install_node_lib();
+    let mut child = testkit::node_script(script)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run node");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let until = Instant::now() + deadline;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = out.join().unwrap();
+    let stderr = err.join().unwrap();
+    testkit::logs::capture_output(&format!("node {script} (stdout)"), &stdout);
+    testkit::logs::capture_output(&format!("node {script} (stderr)"), &stderr);
+    match status {
+        None => panic!(
+            "{script} did not finish within {} s\nstdout: {stdout}\nstderr: {stderr}",
+            deadline.as_secs()
+        ),
+        Some(s) if !s.success() => {
+            panic!("{script} failed ({s})\nstdout: {stdout}\nstderr: {stderr}")
+        }
+        Some(_) => {}
+    }
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {stdout}"))
 }
