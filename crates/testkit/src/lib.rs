@@ -8,7 +8,7 @@
 
 pub mod logs;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The workspace root (the folder holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
@@ -35,6 +35,10 @@ pub fn node_modules() -> Option<PathBuf> {
 /// A `node` command running `tools/node/<script>` with the pinned npm packages that
 /// `cargo xtask ci` installed into `.tools/node`. Panics with instructions if they are missing:
 /// a test that needs a third-party client must fail, not skip, without it.
+///
+/// The script and the shared modules of `tools/node/lib/` are copied next to `node_modules`
+/// so their imports resolve there; each file is written under a temporary name and renamed, so
+/// a script another test is starting never reads half a file.
 pub fn node_script(script: &str) -> std::process::Command {
     let dir = tools_dir().join("node");
     assert!(
@@ -42,15 +46,41 @@ pub fn node_script(script: &str) -> std::process::Command {
         "{} is missing: run `cargo xtask ci` (it installs the pinned npm packages of tools/node)",
         dir.join("node_modules").display()
     );
-    // Copy the script next to node_modules so its imports resolve there.
-    let src = workspace_root().join("tools").join("node").join(script);
+    let src = workspace_root().join("tools").join("node");
+    copy_node_lib(&src.join("lib"), &dir.join("lib"));
     let dst = dir.join(script);
-    if let Err(e) = std::fs::copy(&src, &dst) {
-        panic!("cannot copy {} to {}: {e}", src.display(), dst.display());
-    }
+    copy_atomically(&src.join(script), &dst);
     let mut cmd = std::process::Command::new("node");
     cmd.arg(dst);
     cmd
+}
+
+/// Copies the shared modules once per process.
+fn copy_node_lib(src: &Path, dst: &Path) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(src) else {
+            return;
+        };
+        if let Err(e) = std::fs::create_dir_all(dst) {
+            panic!("cannot create {}: {e}", dst.display());
+        }
+        for entry in entries.flatten() {
+            copy_atomically(&entry.path(), &dst.join(entry.file_name()));
+        }
+    });
+}
+
+fn copy_atomically(from: &Path, to: &Path) {
+    let name = to.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = to.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    if let Err(e) = std::fs::copy(from, &tmp).and_then(|_| std::fs::rename(&tmp, to)) {
+        panic!("cannot copy {} to {}: {e}", from.display(), to.display());
+    }
 }
 
 /// A program of the Python tools venv that `cargo xtask ci` installs into `.tools/python`

@@ -5,7 +5,6 @@ use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 pub struct Run {
@@ -94,37 +93,6 @@ pub async fn dev_stack(dir: &Path) -> devstack::DevStack {
     stack
 }
 
-/// Copies `tools/node/lib` to `<tools>/node/lib`, beside the scripts [`testkit::node_script`]
-/// copies there, so their `./lib/…` imports resolve. Once per process; each file is written
-/// under a temporary name and renamed, so a script that is starting never reads half a file.
-fn install_node_lib() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let src = testkit::workspace_root()
-            .join("tools")
-            .join("node")
-            .join("lib");
-        let dst = testkit::tools_dir().join("node").join("lib");
-        std::fs::create_dir_all(&dst)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dst.display()));
-        let entries = std::fs::read_dir(&src)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", src.display()));
-        for entry in entries {
-            let entry = entry.unwrap();
-            let from = entry.path();
-            let to = dst.join(entry.file_name());
-            let tmp = dst.join(format!(
-                ".{}.{}.tmp",
-                entry.file_name().to_string_lossy(),
-                std::process::id()
-            ));
-            if let Err(e) = std::fs::copy(&from, &tmp).and_then(|_| std::fs::rename(&tmp, &to)) {
-                panic!("cannot copy {} to {}: {e}", from.display(), to.display());
-            }
-        }
-    });
-}
-
 /// Runs `tools/node/<script>` with `args` and `env` (stdin empty) and parses the ONE JSON line
 /// it prints. Its stdout and stderr go to the scanned logs; panics with what it printed if it
 /// fails, outlives `deadline` (it is killed then) or prints no JSON.
@@ -134,7 +102,6 @@ pub fn node_json(
     env: &[(&str, &OsStr)],
     deadline: Duration,
 ) -> serde_json::Value {
-    install_node_lib();
     let mut child = testkit::node_script(script)
         .args(args)
         .envs(env.iter().copied())
