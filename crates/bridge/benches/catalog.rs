@@ -9,7 +9,7 @@
 //!   client-credentials token holding `Read`, 16 concurrent tasks on HTTP/1.1 keep-alive,
 //!   `BENCH_N` requests per round (default 2000). **Baseline**, same run, same S3: direct
 //!   `ListBuckets` calls with the same SDK client built as the app builds it
-//!   (`credstore::Client` → `LongTermKeys::cached` → `AwsLink::new`), same concurrency and
+//!   (`bridge::app::aws_link`, which `AppState::from_vcap` uses), same concurrency and
 //!   count. Rounds alternate (direct, app, …, 3 each) and medians are reported, so a noisy
 //!   machine hits both alike. Targets: throughput app/direct ≥ 0.90, added p99 ≤ 2 ms, no STS
 //!   AssumeRole during the app's measured rounds (credentials cached after warm-up).
@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use awslink::{AwsLink, AwsSettings, LinkOptions, LongTermKeys};
+use awslink::AwsLink;
 use cfenv::Vcap;
 use devstack::{DevConfig, DevStack};
 
@@ -327,25 +327,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// The S3 access the app builds in `AppState::from_vcap`, from the same bindings and CA.
+/// The S3 access the app builds in `AppState::from_vcap` (the same function), from the same
+/// bindings and CA.
 fn direct_link(dev: &DevStack, vcap: &Vcap) -> AwsLink {
-    let ca = vec![dev.ca_pem().as_bytes().to_vec()];
-    let settings = AwsSettings::from_vcap(vcap, None).unwrap();
-    let store = credstore::Client::from_binding(
-        &vcap.credstore(None).unwrap(),
-        &credstore::ClientOptions {
-            extra_roots_pem: ca.clone(),
-            ..credstore::ClientOptions::default()
-        },
-    )
-    .unwrap();
-    let keys = LongTermKeys::cached(store, &settings);
-    let options = LinkOptions {
-        extra_roots_pem: ca,
-        resolve: vec![("localhost".to_owned(), IpAddr::V4(Ipv4Addr::LOCALHOST))],
-        ..LinkOptions::default()
-    };
-    AwsLink::new(settings, keys, &options).unwrap()
+    bridge::app::aws_link(vcap, None, None, &[dev.ca_pem().as_bytes().to_vec()]).unwrap()
 }
 
 /// A client-credentials token of a new client holding only the Read scope.

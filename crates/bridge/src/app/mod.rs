@@ -138,25 +138,12 @@ impl AppState {
     pub fn from_vcap(vcap: &cfenv::Vcap, options: AppOptions) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         let xsuaa = vcap.xsuaa(options.xsuaa_instance.as_deref())?;
-        let extra_roots_pem = options.jwks.extra_roots_pem.clone();
-        let settings =
-            awslink::AwsSettings::from_vcap(vcap, options.aws_config_instance.as_deref())?;
-        let store_binding = vcap.credstore(options.credstore_instance.as_deref())?;
-        let store = credstore::Client::from_binding(
-            &store_binding,
-            &credstore::ClientOptions {
-                extra_roots_pem: extra_roots_pem.clone(),
-                ..credstore::ClientOptions::default()
-            },
-        )
-        .context("cannot set up the Credential Store client")?;
-        let keys = awslink::LongTermKeys::cached(store, &settings);
-        let link_options = awslink::LinkOptions {
-            extra_roots_pem,
-            resolve: localhost_resolve(&settings),
-            ..awslink::LinkOptions::default()
-        };
-        let link = awslink::AwsLink::new(settings, keys, &link_options)?;
+        let link = aws_link(
+            vcap,
+            options.aws_config_instance.as_deref(),
+            options.credstore_instance.as_deref(),
+            &options.jwks.extra_roots_pem,
+        )?;
         let mut state = Self::build(&xsuaa, options.jwks, Some(link), options.metrics)?;
         Arc::get_mut(&mut state.0)
             .map(|inner| inner.limits = options.limits)
@@ -211,6 +198,35 @@ impl AppState {
             limits: Limits::default(),
         }))
     }
+}
+
+/// The app's AWS access from the bindings: the `aws-config` and `privatelink` settings, the
+/// long-term keys from the `credstore` binding (cached), the STS credential cache and the S3
+/// client, trusting `extra_roots_pem` on every call. Makes no network call. Benchmarks build
+/// their baseline with it too, so both sides use the very same client.
+pub fn aws_link(
+    vcap: &cfenv::Vcap,
+    aws_config_instance: Option<&str>,
+    credstore_instance: Option<&str>,
+    extra_roots_pem: &[Vec<u8>],
+) -> anyhow::Result<awslink::AwsLink> {
+    use anyhow::Context as _;
+    let settings = awslink::AwsSettings::from_vcap(vcap, aws_config_instance)?;
+    let store = credstore::Client::from_binding(
+        &vcap.credstore(credstore_instance)?,
+        &credstore::ClientOptions {
+            extra_roots_pem: extra_roots_pem.to_vec(),
+            ..credstore::ClientOptions::default()
+        },
+    )
+    .context("cannot set up the Credential Store client")?;
+    let keys = awslink::LongTermKeys::cached(store, &settings);
+    let link_options = awslink::LinkOptions {
+        extra_roots_pem: extra_roots_pem.to_vec(),
+        resolve: localhost_resolve(&settings),
+        ..awslink::LinkOptions::default()
+    };
+    Ok(awslink::AwsLink::new(settings, keys, &link_options)?)
 }
 
 /// Host names under `.localhost` resolve to loopback (RFC 6761): the dev stack's Private Link
