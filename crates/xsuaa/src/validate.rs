@@ -32,6 +32,9 @@
 //! - `scope` given as a string: `Malformed` (xssec would substring-match `includes`).
 //!   `scope`, `aud` and `cid` must have their documented JSON types.
 //! - `exp`/`nbf` that are not JSON numbers (e.g. numeric strings): `Malformed`.
+//! - `exp`, `nbf` or `iat` later than 9999-12-31T23:59:59Z ([`MAX_TIME_CLAIM_S`]), or an `iat`
+//!   that is not a positive number: `Malformed`. xssec rejects only values beyond
+//!   JavaScript's date range (year 275760), and ignores `iat`.
 //! - A missing or non-string `alg`: `Malformed` (xssec: unsupported algorithm).
 //! - `zid` must be a string of 1–128 characters from `[A-Za-z0-9._-]` (it goes into the JWKS
 //!   URL): otherwise `Malformed`.
@@ -57,9 +60,12 @@ use crate::jwt::{self, Header};
 
 /// How far past `exp` (and before `nbf`) a token is still accepted, as in xssec 4.
 const LEEWAY_S: f64 = 60.0;
-/// `exp` values beyond this (year 5138) are treated as this for [`Token::expires_at`], so the
-/// conversion to `SystemTime` cannot overflow.
-const MAX_EXP_S: f64 = 1e11;
+/// The latest instant a time claim (`exp`, `nbf`, `iat`) may name: 9999-12-31T23:59:59Z. RFC
+/// 7519 §2 allows any NumericDate, but no issuer means a later one: real XSUAA issues tokens
+/// for hours, and `@sap/xssec` rejects values beyond JavaScript's date range (year 275760).
+/// Anything later is a malformed token, which also keeps every conversion to `SystemTime`
+/// exact.
+pub const MAX_TIME_CLAIM_S: f64 = 253_402_300_799.0;
 
 /// What the validator needs from the `xsuaa` binding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,17 +275,21 @@ impl Validator {
         let exp = claims
             .get("exp")
             .ok_or(ValidationError::Malformed("exp claim missing"))
-            .and_then(|exp| positive_number(exp, "exp is not a positive number"))?;
+            .and_then(|exp| time_claim(exp, "exp is not a positive number"))?;
         if ((exp * 1000.0 - now_ms) / 1000.0).floor() + LEEWAY_S <= 0.0 {
             return Err(ValidationError::Expired);
         }
 
         // 2. nbf
         if let Some(nbf) = claims.get("nbf") {
-            let nbf = positive_number(nbf, "nbf is not a positive number")?;
+            let nbf = time_claim(nbf, "nbf is not a positive number")?;
             if nbf * 1000.0 - now_ms > LEEWAY_S * 1000.0 {
                 return Err(ValidationError::NotYetValid);
             }
+        }
+        // `iat` is not checked against the clock (xssec does not), only for its form.
+        if let Some(iat) = claims.get("iat") {
+            time_claim(iat, "iat is not a positive number")?;
         }
 
         // 3. audience
@@ -388,11 +398,18 @@ fn system_now_ms() -> i64 {
 }
 
 /// A JSON number greater than zero (`"123"`, `null`, `true` are not).
-fn positive_number(value: &Value, wrong: &'static str) -> Result<f64, ValidationError> {
-    value
+/// A time claim: a positive JSON number no later than [`MAX_TIME_CLAIM_S`].
+fn time_claim(value: &Value, wrong: &'static str) -> Result<f64, ValidationError> {
+    let n = value
         .as_f64()
         .filter(|n| n.is_finite() && *n > 0.0)
-        .ok_or(ValidationError::Malformed(wrong))
+        .ok_or(ValidationError::Malformed(wrong))?;
+    if n > MAX_TIME_CLAIM_S {
+        return Err(ValidationError::Malformed(
+            "a time claim lies beyond the year 9999",
+        ));
+    }
+    Ok(n)
 }
 
 /// The `scope` claim: absent or an array of strings.
@@ -553,7 +570,7 @@ impl Token {
 
     /// When the token expires (`exp`; the 60 s leeway is not included).
     pub fn expires_at(&self) -> SystemTime {
-        let secs = Duration::try_from_secs_f64(self.exp.min(MAX_EXP_S)).unwrap_or_default();
+        let secs = Duration::try_from_secs_f64(self.exp.min(MAX_TIME_CLAIM_S)).unwrap_or_default();
         UNIX_EPOCH + secs
     }
 

@@ -133,7 +133,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::LoginRequired { .. } => StatusCode::FOUND,
+            ApiError::LoginRequired { .. } => StatusCode::SEE_OTHER,
             ApiError::InsufficientScope { .. } | ApiError::CsrfRequired => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -190,6 +190,13 @@ impl IntoResponse for ApiError {
                     (message.clone(), None, Some(challenge))
                 }
                 ApiError::LoginRequired { redirect } => {
+                    // A path too long to return to after sign-in returns to the start page
+                    // (`/login` refuses longer ones).
+                    let redirect = if redirect.len() > super::login::MAX_REDIRECT_LEN {
+                        "/"
+                    } else {
+                        redirect.as_str()
+                    };
                     let target = format!(
                         "/login?redirect={}",
                         url::form_urlencoded::byte_serialize(redirect.as_bytes())

@@ -2,8 +2,9 @@
 //! authorization-code flow against XSUAA, then a server-side session behind an HttpOnly,
 //! SameSite=Lax cookie (Secure when the request came over HTTPS).
 //!
-//! - `GET /login?redirect=/path`: remember where to return, bind a random `state` to the
-//!   browser (cookie) and send it to XSUAA's `/oauth/authorize`.
+//! - `GET /login?redirect=/path`: check where to return ([`local_redirect`]), bind a random
+//!   `state` and that path to the browser (a sealed, short-lived cookie: the server keeps
+//!   nothing) and send it to XSUAA's `/oauth/authorize`.
 //! - `GET /login/callback?code&state`: check the state, exchange the code, validate the token,
 //!   start the session, return to the remembered path.
 //! - `GET /logout`: end the session and clear the cookie.
@@ -20,7 +21,7 @@ use tokio::time::Instant;
 
 use super::AppState;
 use super::error::ApiError;
-use super::session::{LOGIN_COOKIE, SESSION_COOKIE, Tokens};
+use super::session::{LOGIN_COOKIE, LOGIN_TIMEOUT, SESSION_COOKIE, Tokens};
 
 /// Query of `GET /login`.
 #[derive(Debug, Deserialize)]
@@ -53,11 +54,49 @@ fn is_https(headers: &HeaderMap) -> bool {
     external_origin(headers).starts_with("https://")
 }
 
-/// Only local paths: `/x`, never `//host` or `https://…` (no open redirect).
-fn local_path(p: Option<&str>) -> String {
-    match p {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/".to_owned(),
+/// Longest `redirect` accepted by `/login` (bytes, as received); longer is a 400. Browsers
+/// and the Cloud Foundry router handle URLs far longer, but a path to return to after sign-in
+/// has no business being longer, and it travels in a cookie (browsers keep at most 4096 bytes
+/// per cookie, RFC 6265 §6.1).
+pub const MAX_REDIRECT_LEN: usize = 2048;
+
+/// Where to send a browser after sign-in: `requested` if it is a path on this app, else `/`.
+///
+/// Browsers are lenient with `Location` (the WHATWG URL parser drops tabs and newlines and
+/// reads `\` as `/`), so `/\t/evil.example` would take them to `//evil.example`, off-site. So
+/// the target is refused, in its received and its percent-decoded form, when its path does not
+/// start with exactly one `/` or holds whitespace or a backslash, or when it holds a control
+/// character anywhere. What is
+/// returned is rebuilt from the parsed URL (path and query, percent-encoded), never the raw
+/// string, so it is always a valid header value that names this app.
+pub fn local_redirect(requested: Option<&str>) -> String {
+    const ROOT: &str = "/";
+    let Some(raw) = requested else {
+        return ROOT.to_owned();
+    };
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    // The path decides where a browser goes: exactly one leading `/`, and nothing a browser
+    // would drop or reinterpret. The query only needs to be free of control characters (it
+    // is re-encoded below; `$filter=name eq 'a'` is a fine place to return to).
+    let plain = |p: &str| {
+        let path = p.split(['?', '#']).next().unwrap_or("");
+        path.starts_with('/')
+            && !path[1..].starts_with('/')
+            && !path.chars().any(|c| c.is_whitespace() || c == '\\')
+            && !p.chars().any(char::is_control)
+    };
+    if !plain(raw) || !plain(&decoded) {
+        return ROOT.to_owned();
+    }
+    let Ok(base) = url::Url::parse("http://app.invalid/") else {
+        return ROOT.to_owned();
+    };
+    match base.join(raw) {
+        Ok(u) if u.origin() == base.origin() => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        },
+        _ => ROOT.to_owned(),
     }
 }
 
@@ -89,8 +128,16 @@ pub async fn login(
     jar: CookieJar,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, ApiError> {
-    let redirect = local_path(q.redirect.as_deref());
-    let login_state = state.sessions.begin_login(redirect)?;
+    if q.redirect
+        .as_ref()
+        .is_some_and(|r| r.len() > MAX_REDIRECT_LEN)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "The query option 'redirect' is longer than {MAX_REDIRECT_LEN} bytes"
+        )));
+    }
+    let redirect = local_redirect(q.redirect.as_deref());
+    let (login_state, sealed) = state.sessions.begin_login(&redirect)?;
     let callback = format!("{}/login/callback", external_origin(&headers));
     let mut authorize = state.xsuaa_url.clone();
     authorize.set_path("/oauth/authorize");
@@ -102,10 +149,10 @@ pub async fn login(
         .append_pair("state", &login_state);
     let jar = jar.add(cookie(
         LOGIN_COOKIE,
-        login_state,
+        sealed,
         "/login",
         is_https(&headers),
-        Some(Duration::from_secs(600)),
+        Some(LOGIN_TIMEOUT),
     ));
     Ok((jar, Redirect::to(authorize.as_str())).into_response())
 }
@@ -131,17 +178,21 @@ pub async fn callback(
             "login callback needs code and state".into(),
         ));
     };
-    let bound = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned());
-    if bound.as_deref() != Some(login_state.as_str()) {
+    let Some(bound) = jar.get(LOGIN_COOKIE) else {
         return Err(ApiError::BadRequest(
-            "login state does not match this browser; start again at /login".into(),
-        ));
-    }
-    let Some(redirect) = state.sessions.finish_login(&login_state) else {
-        return Err(ApiError::BadRequest(
-            "login expired or unknown; start again at /login".into(),
+            "no login in progress in this browser; start again at /login".into(),
         ));
     };
+    let Some(redirect) = state.sessions.finish_login(bound.value(), &login_state) else {
+        return Err(ApiError::BadRequest(
+            "login state does not match this browser, or the login expired; start again at \
+             /login"
+                .into(),
+        ));
+    };
+    // Checked when the login began and sealed since; checked again so that nothing but a
+    // local path can ever reach the `Location` header.
+    let redirect = local_redirect(Some(&redirect));
     let callback = format!("{}/login/callback", external_origin(&headers));
     let tokens = state
         .tokens
@@ -187,4 +238,58 @@ pub async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
               <body><p>You are signed out.</p><p><a href=\"/login\">Sign in again</a></p></body></html>"),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_redirect;
+
+    #[test]
+    fn redirects_stay_on_this_app() {
+        let cases: &[(&str, &str)] = &[
+            ("/", "/"),
+            ("/catalog/Buckets", "/catalog/Buckets"),
+            (
+                "/catalog/Buckets?$top=1&$filter=name eq 'a'",
+                "/catalog/Buckets?$top=1&$filter=name%20eq%20%27a%27",
+            ),
+            ("/a/../b", "/b"),
+            ("/%C3%BC", "/%C3%BC"),
+            ("/ü", "/%C3%BC"),
+            // Off-site or broken: back to the start page.
+            ("//evil.example", "/"),
+            ("/\t/evil.example", "/"),
+            ("/%09/evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("/%5Cevil.example", "/"),
+            ("/%2F/evil.example", "/"),
+            ("/%2f%2fevil.example", "/"),
+            ("/a\nb", "/"),
+            ("/a%0Ab", "/"),
+            ("/a%0D%0ASet-Cookie:x=y", "/"),
+            ("/a b", "/"),
+            ("/a%20b", "/"),
+            ("/a\u{7f}", "/"),
+            ("/\u{85}x", "/"),
+            ("/\u{2028}x", "/"),
+            ("/x?a=%0A", "/"),
+            ("/x?a=\r\nb", "/"),
+            ("/x?a=%5C%2F%2Fb", "/x?a=%5C%2F%2Fb"),
+            ("/%3Fx", "/%3Fx"),
+            ("https://evil.example/", "/"),
+            ("evil.example", "/"),
+            ("", "/"),
+            ("javascript:alert(1)", "/"),
+            ("/%ZZ", "/%ZZ"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(local_redirect(Some(input)), *want, "{input:?}");
+            let got = local_redirect(Some(input));
+            assert!(
+                axum::http::HeaderValue::from_str(&got).is_ok(),
+                "{input:?} gives a valid header value"
+            );
+        }
+        assert_eq!(local_redirect(None), "/");
+    }
 }

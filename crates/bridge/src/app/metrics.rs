@@ -13,10 +13,17 @@
 //! The STS figures are read from `awslink`'s credential cache at scrape time, so they count
 //! every AssumeRole, including refreshes no request waited for.
 //!
+//! Every label value comes from a bounded set, so no client can grow the registry: `method` is
+//! one of the nine methods of RFC 9110 §9 and RFC 5789 or `other` ([`method_label`]), `route`
+//! a route template of the router, a resource shape of the catalog or `unmatched`, `status` a
+//! status code the app itself chose. `tests/app/hostile.rs` floods made-up methods and paths
+//! and checks the series count stays put.
+//!
 //! Who may scrape: see [`MetricsAccess`].
 
 use std::time::{Duration, SystemTime};
 
+use axum::http::Method;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -28,7 +35,7 @@ use prometheus_client::registry::Registry;
 /// Labels of the request metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -36,7 +43,7 @@ struct RequestLabels {
 /// Labels of the request-duration histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
 }
 
@@ -60,6 +67,23 @@ fn latency_histogram() -> Histogram {
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
         0.0005, 2.0, 16,
     ))
+}
+
+/// The label for a request method: the standard methods by name, anything else (HTTP allows
+/// any token as a method) as `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
 }
 
 /// Who may read `/metrics`.
@@ -140,18 +164,20 @@ impl Metrics {
         }
     }
 
-    /// Records one answered request.
-    pub fn request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    /// Records one answered request. `route` must come from a bounded set (a route template,
+    /// a catalog resource shape, or `unmatched`); the method is reduced by [`method_label`].
+    pub fn request(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
+        let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
                 status,
             })
             .inc();
         self.durations
             .get_or_create(&RouteLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());

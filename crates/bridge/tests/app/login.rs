@@ -6,13 +6,13 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use crate::common::{Setup, hidden_inputs};
 
 /// A minimal browser: follows our redirects by hand and keeps the app's cookies.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new(s: &Setup) -> Self {
+    pub(crate) fn new(s: &Setup) -> Self {
         Self {
             http: s.http(),
             cookies: Vec::new(),
@@ -50,7 +50,7 @@ impl Browser {
         raw
     }
 
-    async fn get(&mut self, url: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn get(&mut self, url: &str, extra: &[(&str, &str)]) -> reqwest::Response {
         let mut req = self
             .http
             .get(url)
@@ -75,12 +75,20 @@ impl Browser {
     }
 }
 
-fn location(r: &reqwest::Response) -> String {
+pub(crate) fn location(r: &reqwest::Response) -> String {
     r.headers()[LOCATION].to_str().unwrap().to_owned()
 }
 
 /// Signs `user` in through the whole flow; returns the browser with its session.
-async fn sign_in(s: &Setup, user: &str, target: &str) -> Browser {
+pub(crate) async fn sign_in(s: &Setup, user: &str, target: &str) -> Browser {
+    let (b, landed) = sign_in_landing(s, user, target).await;
+    assert_eq!(landed, target);
+    b
+}
+
+/// Signs `user` in with `redirect={target}` (sent as given); returns the browser and the
+/// `Location` the callback sent it to.
+pub(crate) async fn sign_in_landing(s: &Setup, user: &str, target: &str) -> (Browser, String) {
     let mut b = Browser::new(s);
     let r = b
         .get(&format!("{}/login?redirect={target}", s.app), &[])
@@ -132,7 +140,7 @@ async fn sign_in(s: &Setup, user: &str, target: &str) -> Browser {
 
     let r = b.get(&callback, &[]).await;
     assert_eq!(r.status(), 303, "back to the target");
-    assert_eq!(location(&r), target);
+    let landed = location(&r);
     let set: Vec<String> = r
         .headers()
         .get_all(SET_COOKIE)
@@ -151,7 +159,7 @@ async fn sign_in(s: &Setup, user: &str, target: &str) -> Browser {
         !session.contains("Secure"),
         "plain http here: no Secure flag"
     );
-    b
+    (b, landed)
 }
 
 #[tokio::test(flavor = "multi_thread")]

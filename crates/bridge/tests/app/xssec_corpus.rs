@@ -38,6 +38,18 @@ const STRICTER: &[(&str, &str)] = &[
         "xssec answers 500 (internal error) on a two-part token; it is a bad token",
     ),
     (
+        "exp_year_10000",
+        "time claims after 9999-12-31 are malformed; xssec accepts up to JavaScript's year 275760",
+    ),
+    (
+        "iat_beyond_javascript_dates",
+        "`iat` must be a positive NumericDate before the year 10000; xssec ignores `iat`",
+    ),
+    (
+        "iat_negative",
+        "`iat` must be a positive NumericDate before the year 10000; xssec ignores `iat`",
+    ),
+    (
         "null_header",
         "xssec answers 500 (internal error) on a `null` header; it is a bad token",
     ),
@@ -195,6 +207,14 @@ async fn our_verdicts_match_xssec_4() {
     c.add_claims("exp_as_string", &[("exp", json!((t + 600).to_string()))]);
     c.add_claims("nbf_far_future", &[("nbf", json!(t + 3600))]);
     c.add_claims("nbf_within_leeway", &[("nbf", json!(t + 30))]);
+    // Time claims beyond any real issuer's (issue 12): past JavaScript's date range xssec
+    // rejects them too; between the year 9999 and that range only we do.
+    c.add_claims("exp_beyond_javascript_dates", &[("exp", json!(1e13))]);
+    c.add_claims("exp_year_10000", &[("exp", json!(253_402_300_800_i64))]);
+    c.add_claims("exp_year_9999", &[("exp", json!(253_402_300_799_i64))]);
+    c.add_claims("iat_beyond_javascript_dates", &[("iat", json!(1e13))]);
+    c.add_claims("iat_negative", &[("iat", json!(-5))]);
+    c.add_claims("nbf_beyond_javascript_dates", &[("nbf", json!(1e13))]);
     c.add_claims(
         "wrong_audience",
         &[

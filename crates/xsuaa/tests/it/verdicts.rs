@@ -105,6 +105,52 @@ async fn verdict_table() {
             malformed(),
         ),
         ("exp zero", Mint::cc().claim("exp", 0).sign(), malformed()),
+        // Issue 12: a far-future exp was accepted.
+        (
+            "exp beyond JavaScript's dates",
+            Mint::cc().claim("exp", 1e13).sign(),
+            malformed(),
+        ),
+        (
+            "exp in the year 10000",
+            Mint::cc().claim("exp", 253_402_300_800_i64).sign(),
+            malformed(),
+        ),
+        (
+            "exp at the last second of 9999",
+            Mint::cc().claim("exp", 253_402_300_799_i64).sign(),
+            Ok(()),
+        ),
+        (
+            "exp 1e308",
+            Mint::cc().claim("exp", 1e308).sign(),
+            malformed(),
+        ),
+        (
+            "nbf in the year 10000",
+            Mint::cc().claim("nbf", 253_402_300_800_i64).sign(),
+            malformed(),
+        ),
+        (
+            "iat in the year 10000",
+            Mint::cc().claim("iat", 253_402_300_800_i64).sign(),
+            malformed(),
+        ),
+        (
+            "iat negative",
+            Mint::cc().claim("iat", -1).sign(),
+            malformed(),
+        ),
+        (
+            "iat as a string",
+            Mint::cc().claim("iat", "1").sign(),
+            malformed(),
+        ),
+        (
+            "iat in the past",
+            Mint::cc().claim("iat", NOW_S - 60).sign(),
+            Ok(()),
+        ),
         (
             "exp negative",
             Mint::cc().claim("exp", -1).sign(),
