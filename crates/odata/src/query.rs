@@ -193,16 +193,20 @@ impl Search {
             let phrase = inner
                 .strip_suffix('"')
                 .filter(|p| !p.contains('"'))
-                .ok_or_else(|| bad("a phrase must be one \"quoted text\""))?;
+                .ok_or_else(|| bad("is invalid: a phrase must be one \"quoted text\""))?;
             vec![phrase.replace("\\\"", "\"")]
         } else {
             let mut terms = Vec::new();
             for word in text.split_whitespace() {
                 match word {
                     "AND" => {}
-                    "OR" | "NOT" => return Err(bad("'OR' and 'NOT' are not supported")),
+                    "OR" | "NOT" => {
+                        return Err(bad("is invalid: 'OR' and 'NOT' are not supported"));
+                    }
                     w if w.contains(['(', ')', '"']) => {
-                        return Err(bad("parentheses and quotes inside terms are not supported"));
+                        return Err(bad(
+                            "is invalid: parentheses and quotes inside terms are not supported",
+                        ));
                     }
                     w => terms.push(w.to_owned()),
                 }

@@ -37,6 +37,10 @@ fn error_bodies() {
         ("Buckets", "$top=1&$top=2"),
         ("Buckets", "$format=xml"),
         ("Buckets", "$skiptoken=x"),
+        ("Buckets", "$search=%22a%22b%22"),
+        ("Buckets", "$search=a%20OR%20b"),
+        ("Buckets", "$search=(a)"),
+        ("Buckets", "$search=%20"),
     ];
     let mut out = String::new();
     for (p, q) in requests {
