@@ -132,6 +132,10 @@ pub struct EnvCheckArgs {
     /// Bindings that must be present and valid.
     #[arg(long, value_delimiter = ',', default_value = "credstore")]
     pub require: Vec<BindingKind>,
+    /// The user-provided service with the AWS settings (default `aws-config`), as for
+    /// `bridge serve`.
+    #[arg(long, env = "BRIDGE_AWS_CONFIG_INSTANCE")]
+    pub aws_config_instance: Option<String>,
 }
 
 /// The binding kinds `bridge env check` knows.
@@ -143,6 +147,8 @@ pub enum BindingKind {
     Credstore,
     /// SAP Private Link (label `privatelink`).
     Privatelink,
+    /// The user-provided AWS settings (instance `aws-config`, or `--aws-config-instance`).
+    AwsConfig,
     /// PostgreSQL (label `postgresql-db`).
     Postgres,
 }

@@ -1,9 +1,11 @@
 //! `bridge env check`: which bindings the environment has, and whether the ones the app needs
 //! are present and valid. Prints names, labels, plans, tags and credential field names, never
-//! a value.
+//! a credential's value; for the user-provided `aws-config` also the settings `bridge serve`
+//! will use (region, role ARN, bucket, endpoints), none of which is a credential.
 
 use std::process::ExitCode;
 
+use awslink::{AwsSettings, S3Endpoint};
 use cfenv::{Env, Vcap};
 
 use crate::cli::{BindingKind, EnvCheckArgs};
@@ -44,23 +46,34 @@ pub fn check(args: &EnvCheckArgs) -> ExitCode {
         BindingKind::Xsuaa,
         BindingKind::Credstore,
         BindingKind::Privatelink,
+        BindingKind::AwsConfig,
         BindingKind::Postgres,
     ] {
         let required = args.require.contains(&kind);
         let result = match kind {
-            BindingKind::Xsuaa => vcap.xsuaa(None).map(|b| b.instance_name),
-            BindingKind::Credstore => vcap.credstore(None).map(|b| {
+            BindingKind::Xsuaa => named(vcap.xsuaa(None).map(|b| b.instance_name)),
+            BindingKind::Credstore => named(vcap.credstore(None).map(|b| {
                 if let Some(expiry) = b.expires_at.as_deref() {
                     ok &= report_expiry(&b.instance_name, expiry, chrono::Utc::now());
                 }
                 b.instance_name
-            }),
-            BindingKind::Privatelink => vcap.privatelink(None).map(|b| b.instance_name),
-            BindingKind::Postgres => vcap.postgres(None).map(|b| b.instance_name),
+            })),
+            BindingKind::Privatelink => named(vcap.privatelink(None).map(|b| b.instance_name)),
+            BindingKind::AwsConfig => {
+                AwsSettings::from_vcap(&vcap, args.aws_config_instance.as_deref())
+                    .map(|s| (s.config_instance.clone(), aws_details(&s)))
+                    .map_err(|e| e.to_string())
+            }
+            BindingKind::Postgres => named(vcap.postgres(None).map(|b| b.instance_name)),
         };
         let name = kind_name(kind);
         match (result, required) {
-            (Ok(instance), _) => println!("{name}: ok ({instance})"),
+            (Ok((instance, details)), _) => {
+                println!("{name}: ok ({instance})");
+                for line in details {
+                    println!("    {line}");
+                }
+            }
             (Err(e), true) => {
                 println!("{name}: MISSING OR INVALID (required): {e}");
                 ok = false;
@@ -75,6 +88,61 @@ pub fn check(args: &EnvCheckArgs) -> ExitCode {
         println!("result: FAILED");
         ExitCode::from(super::USAGE)
     }
+}
+
+/// A binding check's result: the instance name and detail lines, or the error's message.
+fn named<E: std::fmt::Display>(result: Result<String, E>) -> Result<(String, Vec<String>), String> {
+    result
+        .map(|instance| (instance, Vec::new()))
+        .map_err(|e| e.to_string())
+}
+
+/// What `bridge serve` will use from `aws-config` (see `docs/AWS.md`). Nothing here is a
+/// credential: the long-term keys stay in the Credential Store. The external id is not a
+/// secret either ("AWS does not treat the external ID as a secret", IAM User Guide,
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html>),
+/// but only whether one is set is shown, to be safe.
+fn aws_details(s: &AwsSettings) -> Vec<String> {
+    // Scheme, host and port: all an endpoint may have (cfenv refuses URLs with a user name or
+    // password, and awslink a path or query).
+    let origin = |u: &url::Url| u.origin().ascii_serialization();
+    let sts = s
+        .sts_endpoint
+        .as_ref()
+        .map_or_else(|| "the regional AWS endpoint".to_owned(), origin);
+    let s3 = match &s.s3_endpoint {
+        S3Endpoint::PrivateLink { instance, url } => {
+            format!("{} (privatelink {instance})", origin(url))
+        }
+        S3Endpoint::Custom(url) => format!("{} (s3Endpoint)", origin(url)),
+        S3Endpoint::AwsDefault => "the regional AWS endpoint (no privatelink bound)".to_owned(),
+    };
+    vec![
+        format!("region       {}", s.region),
+        format!("role ARN     {}", s.role_arn),
+        format!(
+            "external id  {}",
+            if s.external_id.is_some() {
+                "set (value masked)"
+            } else {
+                "not set"
+            }
+        ),
+        format!("bucket       {}", s.bucket.as_deref().unwrap_or("not set")),
+        format!("STS          {sts}"),
+        format!(
+            "S3           {s3}, {}",
+            if s.path_style() {
+                "path-style"
+            } else {
+                "virtual-hosted"
+            }
+        ),
+        format!(
+            "AWS keys     Credential Store namespace {}, name {}",
+            s.credstore_namespace, s.credstore_name
+        ),
+    ]
 }
 
 /// Credential Store bindings expire (60 days by default) and must then be recreated. Prints
@@ -117,6 +185,7 @@ fn kind_name(kind: BindingKind) -> &'static str {
         BindingKind::Xsuaa => "xsuaa",
         BindingKind::Credstore => "credstore",
         BindingKind::Privatelink => "privatelink",
+        BindingKind::AwsConfig => "aws-config",
         BindingKind::Postgres => "postgres",
     }
 }
