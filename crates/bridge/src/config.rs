@@ -33,6 +33,27 @@ pub const UPSTREAM_TIMEOUT_MS: &str = "BRIDGE_UPSTREAM_TIMEOUT_MS";
 /// `BRIDGE_MAX_PAGE_SIZE`: most entities in one OData page (default 1000).
 pub const MAX_PAGE_SIZE: &str = "BRIDGE_MAX_PAGE_SIZE";
 
+/// `BRIDGE_MAX_CONNECTIONS`: most client connections open at once (default 2048).
+pub const MAX_CONNECTIONS: &str = "BRIDGE_MAX_CONNECTIONS";
+
+/// `BRIDGE_IDLE_TIMEOUT_S`: seconds a keep-alive connection may idle before the app closes it
+/// (default 120: longer than the Cloud Foundry router keeps idle connections to an app, so the
+/// router, not the app, closes them and never reuses one the app is closing).
+pub const IDLE_TIMEOUT_S: &str = "BRIDGE_IDLE_TIMEOUT_S";
+
+/// The app's connection limits ([`crate::app::server_limits`], adjusted by
+/// `BRIDGE_MAX_CONNECTIONS` and `BRIDGE_IDLE_TIMEOUT_S`).
+pub fn server_limits() -> anyhow::Result<httpserve::Limits> {
+    let mut limits = crate::app::server_limits();
+    if let Some(n) = number(MAX_CONNECTIONS, 1, 1_000_000)? {
+        limits.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(s) = number(IDLE_TIMEOUT_S, 1, 86_400)? {
+        limits.idle_timeout = Duration::from_secs(s);
+    }
+    Ok(limits)
+}
+
 /// Who may read `/metrics`: with `BRIDGE_METRICS_TOKEN`, holders of that token; without it,
 /// anyone locally, but nobody on Cloud Foundry (where every route is public).
 pub fn metrics_access(on_cf: bool) -> anyhow::Result<crate::app::metrics::MetricsAccess> {

@@ -37,20 +37,17 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use hyper::StatusCode;
 use hyper::header::HeaderMap;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
 use rustls::ServerConfig;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::dto;
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::{S3Service, S3ServiceBuilder};
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{HttpError, HttpResponse, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tokio::net::TcpListener;
-use tracing::instrument::WithSubscriber;
-use tracing::subscriber::NoSubscriber;
 
 use crate::aws_identity::AwsIdentity;
 use crate::error::DevError;
@@ -95,7 +92,7 @@ pub struct LocalS3Config {
 /// The local S3 service (cheap to clone).
 #[derive(Clone)]
 pub struct LocalS3 {
-    service: S3Service,
+    service: LocalS3Service,
     dir: PathBuf,
 }
 
@@ -127,6 +124,7 @@ impl LocalS3 {
         let mut builder = S3ServiceBuilder::new(Store {
             fs,
             root: dir.clone(),
+            region: aws.region().to_owned(),
         });
         builder.set_auth(Auth { aws: aws.clone() });
         builder.set_access(Access {
@@ -139,9 +137,13 @@ impl LocalS3 {
             .map(|d| d.to_ascii_lowercase())
             .collect();
         domains.sort_by_key(|d| std::cmp::Reverse(d.len()));
-        builder.set_host(Hosts { domains });
+        let hosts = Hosts { domains };
+        builder.set_host(hosts.clone());
         Ok(Self {
-            service: builder.build(),
+            service: LocalS3Service {
+                inner: builder.build(),
+                hosts: Arc::new(hosts),
+            },
             dir,
         })
     }
@@ -151,10 +153,246 @@ impl LocalS3 {
         &self.dir
     }
 
-    /// The s3s service (a hyper service).
-    pub fn service(&self) -> S3Service {
+    /// The service (a hyper and tower service): s3s with S3's request ids and complete error
+    /// documents ([`LocalS3Service`]).
+    pub fn service(&self) -> LocalS3Service {
         self.service.clone()
     }
+}
+
+/// The s3s service plus what S3 puts on every response and s3s 0.14.1 does not: an
+/// `x-amz-request-id` header (a new id per request), and error documents with all of S3's
+/// elements (<https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>):
+/// `<Error><Code/><Message/><Resource/><RequestId/></Error>`. `Message` is s3s's or ours if
+/// set, else S3's documented sentence for the code ([`default_message`]); `Resource` is the
+/// bucket or object the request was for (`/bucket` or `/bucket/key`, decoded; none for
+/// requests on the service, such as ListBuckets); `RequestId` repeats the header. s3s has no
+/// `Resource` field and sets no request id, so this wraps the finished response rather than
+/// the `S3Error`s (those of s3s's own checks never pass through our code). Cheap to clone.
+#[derive(Clone)]
+pub struct LocalS3Service {
+    inner: S3Service,
+    /// The same addressing rules as s3s uses, to name the bucket of virtual-hosted requests.
+    hosts: Arc<Hosts>,
+}
+
+impl std::fmt::Debug for LocalS3Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalS3Service").finish_non_exhaustive()
+    }
+}
+
+impl LocalS3Service {
+    /// Calls s3s through `call` and completes its response.
+    fn wrap<B>(
+        &self,
+        req: hyper::Request<B>,
+        call: impl FnOnce(hyper::Request<B>) -> BoxFuture<'static, Result<HttpResponse, HttpError>>,
+    ) -> BoxFuture<'static, Result<HttpResponse, HttpError>> {
+        let request_id = request_id();
+        let resource = resource_of(&self.hosts, req.headers(), req.uri());
+        let fut = call(req);
+        Box::pin(async move {
+            let mut resp = fut.await?;
+            complete(&mut resp, &request_id, resource.as_deref());
+            Ok(resp)
+        })
+    }
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for LocalS3Service {
+    type Response = HttpResponse;
+    type Error = HttpError;
+    type Future = BoxFuture<'static, Result<HttpResponse, HttpError>>;
+
+    fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        let inner = self.inner.clone();
+        self.wrap(req, move |req| hyper::service::Service::call(&inner, req))
+    }
+}
+
+impl<B> tower::Service<hyper::Request<B>> for LocalS3Service
+where
+    B: hyper::body::Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    type Response = HttpResponse;
+    type Error = HttpError;
+    type Future = BoxFuture<'static, Result<HttpResponse, HttpError>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: hyper::Request<B>) -> Self::Future {
+        let mut inner = self.inner.clone();
+        self.wrap(req, move |req| tower::Service::call(&mut inner, req))
+    }
+}
+
+/// A new request id: 16 upper-case hex digits, the shape of S3's `x-amz-request-id`.
+fn request_id() -> String {
+    let id = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .to_ascii_uppercase();
+    id[..16].to_owned()
+}
+
+/// The bucket or object a request is for, as S3's `<Resource>` names it: `/bucket` or
+/// `/bucket/key` (percent-decoded); `None` for the service itself (`/`).
+fn resource_of(hosts: &Hosts, headers: &HeaderMap, uri: &hyper::Uri) -> Option<String> {
+    // HTTP/2 sends the host as the `:authority` pseudo-header, which hyper puts in the URI.
+    let host = headers
+        .get(hyper::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
+    let bucket = host
+        .and_then(|h| hosts.parse_host_header(h).ok())
+        .and_then(|vh| vh.bucket().map(str::to_owned));
+    let path = percent_decode(uri.path()).unwrap_or_else(|| uri.path().to_owned());
+    let resource = match bucket {
+        Some(bucket) => format!("/{bucket}{path}"),
+        None => path,
+    };
+    let resource = resource.strip_suffix('/').unwrap_or(&resource);
+    (!resource.is_empty()).then(|| resource.to_owned())
+}
+
+/// Adds the request id header and completes an error document (see [`LocalS3Service`]).
+fn complete(resp: &mut HttpResponse, request_id: &str, resource: Option<&str>) {
+    if let Ok(v) = hyper::header::HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    if resp.status().as_u16() < 400 {
+        return;
+    }
+    let Some(bytes) = resp.body().bytes() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return;
+    };
+    let Some(doc) = complete_error_document(text, request_id, resource) else {
+        return;
+    };
+    resp.headers_mut().remove(hyper::header::CONTENT_LENGTH);
+    *resp.body_mut() = s3s::Body::from(doc);
+}
+
+/// `text` (an s3s error document) with `Message`, `Resource` and `RequestId` filled in where
+/// missing, in S3's element order; `None` if `text` is not an error document.
+fn complete_error_document(text: &str, request_id: &str, resource: Option<&str>) -> Option<String> {
+    if !text.contains("<Error>") || !text.contains("</Error>") {
+        return None;
+    }
+    let code_start = text.find("<Code>")? + "<Code>".len();
+    let code_end = code_start + text[code_start..].find("</Code>")?;
+    let code = &text[code_start..code_end];
+    let mut doc = text.to_owned();
+    if !doc.contains("<Message>") {
+        let at = code_end + "</Code>".len();
+        doc.insert_str(
+            at,
+            &format!("<Message>{}</Message>", xml_escape(&default_message(code))),
+        );
+    }
+    let mut tail = String::new();
+    if let Some(resource) = resource
+        && !doc.contains("<Resource>")
+    {
+        tail.push_str(&format!("<Resource>{}</Resource>", xml_escape(resource)));
+    }
+    if !doc.contains("<RequestId>") {
+        tail.push_str(&format!("<RequestId>{request_id}</RequestId>"));
+    }
+    let at = doc.find("<RequestId>").or_else(|| doc.rfind("</Error>"))?;
+    doc.insert_str(at, &tail);
+    Some(doc)
+}
+
+/// S3's sentence for an error code, from
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>, for the errors s3s
+/// and s3s-fs raise without a message.
+fn default_message(code: &str) -> Cow<'static, str> {
+    let text = match code {
+        "AccessDenied" => "Access Denied",
+        "BadDigest" => {
+            "The Content-MD5 or checksum value that you specified did not match what the server received."
+        }
+        "BucketAlreadyExists" => {
+            "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Select a different name and try again."
+        }
+        "BucketAlreadyOwnedByYou" => {
+            "The bucket that you tried to create already exists, and you own it."
+        }
+        "BucketNotEmpty" => "The bucket that you tried to delete is not empty.",
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed object size.",
+        "EntityTooSmall" => "Your proposed upload is smaller than the minimum allowed object size.",
+        "IncompleteBody" => {
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        }
+        "InternalError" => "We encountered an internal error. Please try again.",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "InvalidPart" => {
+            "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified ETag might not have matched the uploaded part's ETag."
+        }
+        "InvalidPartOrder" => {
+            "The list of parts was not in ascending order. The parts list must be specified in order by part number."
+        }
+        "InvalidRange" => "The requested range cannot be satisfied.",
+        "InvalidRequest" => "The request is not valid.",
+        "InvalidStorageClass" => "The storage class that you specified is not valid.",
+        "InvalidURI" => "The specified URI couldn't be parsed.",
+        "KeyTooLongError" => "Your key is too long.",
+        "MalformedXML" => {
+            "The XML that you provided was not well formed or did not validate against our published schema."
+        }
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "NoSuchBucket" => "The specified bucket does not exist.",
+        "NoSuchKey" => "The specified key does not exist.",
+        "NoSuchUpload" => {
+            "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
+        }
+        "NotImplemented" => {
+            "A header that you provided implies functionality that is not implemented."
+        }
+        "PreconditionFailed" => {
+            "At least one of the preconditions that you specified did not hold."
+        }
+        "RequestTimeTooSkewed" => {
+            "The difference between the request time and the server's time is too large."
+        }
+        "SignatureDoesNotMatch" => {
+            "The request signature that we calculated does not match the signature that you provided. Check your AWS secret access key and signing method."
+        }
+        other => {
+            return Cow::Owned(format!(
+                "The local S3 refused the request with {}.",
+                other.chars().take(64).collect::<String>()
+            ));
+        }
+    };
+    Cow::Borrowed(text)
+}
+
+/// Escapes text for XML element content.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn create_demo_bucket(root: &Path, bucket: &str) -> Result<(), DevError> {
@@ -174,14 +412,20 @@ fn create_demo_bucket(root: &Path, bucket: &str) -> Result<(), DevError> {
     std::fs::write(dir.join(README_KEY), text).map_err(io)
 }
 
-/// s3s-fs with one fix. s3s-fs 0.14.1 writes an uploaded object to its final path before it
-/// compares the checksums, so a `BadDigest` upload would still be stored (and replace a good
-/// object). `put_object` here keeps a hard link to the previous object first and, on
-/// `BadDigest`, puts it back (or removes the new file if there was none): nothing is written
-/// by a refused upload. Every other operation is forwarded unchanged.
+/// s3s-fs with two fixes; every other operation is forwarded unchanged.
+///
+/// - s3s-fs 0.14.1 writes an uploaded object to its final path before it compares the
+///   checksums, so a `BadDigest` upload would still be stored (and replace a good object).
+///   `put_object` here keeps a hard link to the previous object first and, on `BadDigest`,
+///   puts it back (or removes the new file if there was none): nothing is written by a
+///   refused upload.
+/// - s3s-fs lists buckets in directory order and ignores ListBuckets' parameters; S3 lists
+///   them by name and pages them ([`page_buckets`]).
 struct Store {
     fs: s3s_fs::FileSystem,
     root: PathBuf,
+    /// The region every bucket is in (ListBuckets' `bucket-region` and `BucketRegion`).
+    region: String,
 }
 
 #[async_trait::async_trait]
@@ -218,7 +462,11 @@ impl s3s::S3 for Store {
         &self,
         req: S3Request<dto::ListBucketsInput>,
     ) -> S3Result<S3Response<dto::ListBucketsOutput>> {
-        self.fs.list_buckets(req).await
+        let input = req.input.clone();
+        let mut resp = self.fs.list_buckets(req).await?;
+        let all = resp.output.buckets.take().unwrap_or_default();
+        resp.output = page_buckets(all, &input, &self.region)?;
+        Ok(resp)
     }
 
     async fn list_objects(
@@ -337,8 +585,86 @@ impl s3s::S3 for Store {
     }
 }
 
-/// Serves `s3` over TLS on `listener` until `shutdown` resolves, then lets open connections
-/// finish for up to five seconds. s3s runs with tracing off (see the module doc).
+/// The largest page of ListBuckets (`max-buckets`), and the page size S3 applies when a
+/// request has `prefix`, `continuation-token` or `bucket-region` but no `max-buckets`
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html>).
+const MAX_BUCKETS_PER_PAGE: usize = 10_000;
+
+/// One page of ListBuckets out of `all` buckets, the way S3 answers it
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html>): sorted by name,
+/// filtered by `prefix` and `bucket-region`, starting after the bucket the continuation token
+/// names, at most `max-buckets` (default and maximum 10 000) long, with a `ContinuationToken`
+/// when more follow. The token is the base64url of the last name on the page, so paging keeps
+/// to the same order even if buckets are created or deleted in between.
+fn page_buckets(
+    mut all: Vec<dto::Bucket>,
+    input: &dto::ListBucketsInput,
+    region: &str,
+) -> S3Result<dto::ListBucketsOutput> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let invalid = |message: &'static str| {
+        error(
+            S3ErrorCode::InvalidArgument,
+            StatusCode::BAD_REQUEST,
+            message,
+        )
+    };
+    let after = match input.continuation_token.as_deref() {
+        None | Some("") => None,
+        Some(token) => {
+            let name = b64
+                .decode(token)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| invalid("The continuation token provided is incorrect."))?;
+            Some(name)
+        }
+    };
+    let limit = match input.max_buckets {
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_BUCKETS_PER_PAGE).contains(n))
+            .ok_or_else(|| invalid("max-buckets must be between 1 and 10000."))?,
+        None => MAX_BUCKETS_PER_PAGE,
+    };
+    let with_parameters = input.max_buckets.is_some()
+        || input.prefix.is_some()
+        || input.continuation_token.is_some()
+        || input.bucket_region.is_some();
+    let prefix = input.prefix.as_deref().unwrap_or("");
+    let in_region = input.bucket_region.as_deref().is_none_or(|r| r == region);
+    all.retain(|b| {
+        b.name.as_deref().is_some_and(|n| {
+            in_region && n.starts_with(prefix) && after.as_deref().is_none_or(|a| n > a)
+        })
+    });
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let continuation_token = if all.len() > limit {
+        all.truncate(limit);
+        all.last()
+            .and_then(|b| b.name.as_deref())
+            .map(|n| b64.encode(n))
+    } else {
+        None
+    };
+    if with_parameters {
+        for b in &mut all {
+            b.bucket_region = Some(region.to_owned());
+        }
+    }
+    Ok(dto::ListBucketsOutput {
+        buckets: Some(all),
+        continuation_token,
+        owner: None,
+        prefix: input.prefix.clone(),
+    })
+}
+
+/// Serves `s3` over TLS on `listener` until `shutdown` resolves (`httpserve`, with the
+/// stand-ins' limits). s3s runs with tracing off (see the module doc); each request is logged
+/// here, at info, through the dispatcher of the caller: method, path (bucket and key, never a
+/// query string, which may hold a presigned URL's signature), status and duration.
 pub async fn serve(
     listener: TcpListener,
     s3: LocalS3,
@@ -346,54 +672,66 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let outer = tracing::dispatcher::get_default(Clone::clone);
-    crate::tls::accept_loop(listener, config, shutdown, move |tls, watcher| {
-        let service = s3.service();
-        let outer = outer.clone();
-        async move {
-            let handler = hyper::service::service_fn(move |req: hyper::Request<_>| {
+    let limits = httpserve::Limits {
+        quiet: true,
+        ..crate::tls::server_limits()
+    };
+    httpserve::serve(
+        listener,
+        httpserve::Transport::Tls(config),
+        limits,
+        move |_| {
+            let service = s3.service();
+            let outer = outer.clone();
+            tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let service = service.clone();
                 let outer = outer.clone();
                 async move {
+                    let started = std::time::Instant::now();
                     let method = req.method().clone();
                     let path = req.uri().path().to_owned();
                     let res = hyper::service::Service::call(&service, req).await;
-                    tracing::dispatcher::with_default(&outer, || match &res {
+                    let duration_ms =
+                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    let res = tracing::dispatcher::with_default(&outer, || match res {
                         Ok(r) => {
-                            tracing::debug!(%method, %path, status = r.status().as_u16(), "s3 request")
+                            tracing::info!(http.method = %method, http.path = %path,
+                                http.status = r.status().as_u16(), duration_ms, "local s3 request");
+                            r
                         }
-                        Err(_) => tracing::warn!(%method, %path, "s3 request failed"),
+                        Err(_) => {
+                            tracing::warn!(http.method = %method, http.path = %path, duration_ms,
+                                "local s3 request failed inside s3s");
+                            internal_error()
+                        }
                     });
-                    res
+                    Ok::<_, std::convert::Infallible>(res)
                 }
-            });
-            let builder = Builder::new(QuietExecutor);
-            let conn = builder.serve_connection(TokioIo::new(tls), handler);
-            let _ = watcher
-                .watch(conn.into_owned())
-                .with_subscriber(NoSubscriber::default())
-                .await;
-        }
-    })
+            })
+        },
+        shutdown,
+    )
     .await;
 }
 
-/// Spawns HTTP/2 stream tasks with tracing off, like the connection itself.
-#[derive(Debug, Clone, Copy)]
-struct QuietExecutor;
-
-impl<F> hyper::rt::Executor<F> for QuietExecutor
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    fn execute(&self, fut: F) {
-        TokioExecutor::new().execute(fut.with_subscriber(NoSubscriber::default()));
-    }
+/// S3's answer when the server itself failed: 500 with an `InternalError` body.
+fn internal_error() -> hyper::Response<s3s::Body> {
+    let mut resp = hyper::Response::new(s3s::Body::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
+         <Message>We encountered an internal error. Please try again.</Message></Error>"
+            .to_owned(),
+    ));
+    *resp.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/xml"),
+    );
+    resp
 }
 
 /// `<bucket>.<domain>` under a configured base domain is virtual-hosted; anything else is
 /// path-style.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Hosts {
     /// Longest first, lower case.
     domains: Vec<String>,
@@ -727,6 +1065,8 @@ fn percent_decode(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -760,5 +1100,144 @@ mod tests {
         for bad in ["../x", "a/../../x", "/etc/passwd", "a/./b", ".."] {
             assert!(check_key(bad).is_err(), "{bad}");
         }
+    }
+
+    fn bucket(name: &str) -> dto::Bucket {
+        dto::Bucket {
+            bucket_region: None,
+            creation_date: None,
+            name: Some(name.to_owned()),
+        }
+    }
+
+    fn names(out: &dto::ListBucketsOutput) -> Vec<&str> {
+        out.buckets
+            .iter()
+            .flatten()
+            .filter_map(|b| b.name.as_deref())
+            .collect()
+    }
+
+    #[test]
+    fn list_buckets_pages_by_name() {
+        let all = || ["c", "a", "d", "b", "e"].map(bucket).to_vec();
+        let input = dto::ListBucketsInput::default();
+        let out = page_buckets(all(), &input, "eu-central-1").unwrap();
+        assert_eq!(names(&out), ["a", "b", "c", "d", "e"]);
+        assert_eq!(out.continuation_token, None);
+        assert!(
+            out.buckets
+                .iter()
+                .flatten()
+                .all(|b| b.bucket_region.is_none())
+        );
+
+        let mut input = dto::ListBucketsInput {
+            max_buckets: Some(2),
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let out = page_buckets(all(), &input, "eu-central-1").unwrap();
+            seen.extend(names(&out).into_iter().map(str::to_owned));
+            assert!(
+                out.buckets
+                    .iter()
+                    .flatten()
+                    .all(|b| b.bucket_region.is_some())
+            );
+            match out.continuation_token {
+                Some(t) => input.continuation_token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["a", "b", "c", "d", "e"]);
+
+        let input = dto::ListBucketsInput {
+            prefix: Some("d".into()),
+            ..Default::default()
+        };
+        let out = page_buckets(all(), &input, "eu-central-1").unwrap();
+        assert_eq!(names(&out), ["d"]);
+        assert_eq!(out.prefix.as_deref(), Some("d"));
+        let input = dto::ListBucketsInput {
+            bucket_region: Some("us-east-1".into()),
+            ..Default::default()
+        };
+        let out = page_buckets(all(), &input, "eu-central-1").unwrap();
+        assert!(names(&out).is_empty());
+
+        for bad in [
+            dto::ListBucketsInput {
+                max_buckets: Some(0),
+                ..Default::default()
+            },
+            dto::ListBucketsInput {
+                max_buckets: Some(10_001),
+                ..Default::default()
+            },
+            dto::ListBucketsInput {
+                continuation_token: Some("!!".into()),
+                ..Default::default()
+            },
+        ] {
+            let e = page_buckets(all(), &bad, "eu-central-1").unwrap_err();
+            assert_eq!(*e.code(), S3ErrorCode::InvalidArgument);
+        }
+    }
+
+    #[test]
+    fn error_documents_are_completed_in_s3s_order() {
+        let bare =
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code></Error>";
+        assert_eq!(
+            complete_error_document(bare, "0123456789ABCDEF", Some("/b/a&b<c>.txt")).as_deref(),
+            Some(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code>\
+                 <Message>The specified key does not exist.</Message>\
+                 <Resource>/b/a&amp;b&lt;c&gt;.txt</Resource>\
+                 <RequestId>0123456789ABCDEF</RequestId></Error>"
+            )
+        );
+        let with_message =
+            "<Error><Code>AccessDenied</Code><Message>Signature is required</Message></Error>";
+        assert_eq!(
+            complete_error_document(with_message, "ID", None).as_deref(),
+            Some(
+                "<Error><Code>AccessDenied</Code><Message>Signature is required</Message>\
+                 <RequestId>ID</RequestId></Error>"
+            )
+        );
+        assert_eq!(
+            complete_error_document("<Error><Code>Odd&lt;</Code></Error>", "ID", None).as_deref(),
+            Some(
+                "<Error><Code>Odd&lt;</Code><Message>The local S3 refused the request with \
+                 Odd&amp;lt;.</Message><RequestId>ID</RequestId></Error>"
+            )
+        );
+        assert_eq!(complete_error_document("not xml", "ID", None), None);
+        assert_eq!(request_id().len(), 16);
+        assert_ne!(request_id(), request_id());
+    }
+
+    #[test]
+    fn resources_name_the_bucket_and_key() {
+        let hosts = Hosts {
+            domains: vec!["bucket.vpce-dev.s3.eu-central-1.localhost".into()],
+        };
+        let check = |host: &str, target: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(hyper::header::HOST, host.parse().unwrap());
+            resource_of(&hosts, &headers, &target.parse().unwrap())
+        };
+        assert_eq!(
+            check("127.0.0.1:4014", "/docs/a%20b.txt?x=1").as_deref(),
+            Some("/docs/a b.txt")
+        );
+        assert_eq!(check("127.0.0.1:4014", "/docs/").as_deref(), Some("/docs"));
+        assert_eq!(check("127.0.0.1:4014", "/"), None);
+        let vh = "docs.bucket.vpce-dev.s3.eu-central-1.localhost:4014";
+        assert_eq!(check(vh, "/k/1.txt").as_deref(), Some("/docs/k/1.txt"));
+        assert_eq!(check(vh, "/").as_deref(), Some("/docs"));
     }
 }

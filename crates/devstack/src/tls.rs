@@ -6,9 +6,10 @@
 //! through `BRIDGE_EXTRA_CA_CERTS` (ours) or `NODE_EXTRA_CA_CERTS` (Node). The same CA issues
 //! client certificates for mTLS bindings.
 //!
-//! [`serve_tls`] is a small accept loop over `tokio-rustls` and `hyper-util` rather than
-//! `axum-server`, because handlers need the verified client certificate of the connection
-//! (mTLS authentication), which is attached to every request as a [`PeerCertificate`].
+//! [`serve_tls`] serves a router through `httpserve` (the accept loop with connection limits
+//! and timeouts that the app uses too) rather than `axum-server`, because handlers need the
+//! verified client certificate of the connection (mTLS authentication), which is attached to
+//! every request as a [`PeerCertificate`].
 
 use std::future::Future;
 use std::path::Path;
@@ -16,9 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
@@ -170,56 +168,14 @@ fn time_now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-/// One accepted, handshaken TLS connection, handed to a service-specific handler together with
-/// the graceful-shutdown watcher it must serve the connection under.
-pub type TlsConnection = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-
-/// The accept loop every TLS stand-in shares: accepts on `listener` until `shutdown`
-/// resolves, does the TLS handshake (10 s limit) on its own task, and calls `handle` with the
-/// connection and a watcher of the graceful shutdown; at the end lets open connections finish
-/// for up to five seconds.
-pub async fn accept_loop<H, Fut>(
-    listener: TcpListener,
-    config: Arc<ServerConfig>,
-    shutdown: impl Future<Output = ()> + Send,
-    handle: H,
-) where
-    H: Fn(TlsConnection, hyper_util::server::graceful::Watcher) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let acceptor = acceptor.clone();
-        let handle = handle.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            handle(tls, watcher).await;
-        });
+/// The connection limits of every stand-in: `httpserve`'s defaults (2048 connections, 10 s for
+/// headers and for the TLS handshake, 60 s idle), with five seconds for open requests when the
+/// stack stops, so Ctrl-C never waits on a client.
+pub fn server_limits() -> httpserve::Limits {
+    httpserve::Limits {
+        shutdown_grace: Duration::from_secs(5),
+        ..httpserve::Limits::default()
     }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` resolves. Each request carries the
@@ -230,23 +186,18 @@ pub async fn serve_tls(
     config: Arc<ServerConfig>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    accept_loop(listener, config, shutdown, move |tls, watcher| {
-        let app = app.clone();
-        async move {
-            let peer = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| PeerCertificate { der: c.to_vec() });
-            let app = app.layer(axum::Extension(peer));
-            let service = TowerToHyperService::new(app);
-            let builder = Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        }
-    })
+    httpserve::serve(
+        listener,
+        httpserve::Transport::Tls(config),
+        server_limits(),
+        move |peer| {
+            let cert = peer
+                .client_cert
+                .clone()
+                .map(|der| PeerCertificate { der });
+            app.clone().layer(axum::Extension(cert))
+        },
+        shutdown,
+    )
     .await;
 }

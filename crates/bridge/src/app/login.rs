@@ -242,6 +242,8 @@ pub async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::local_redirect;
 
     #[test]

@@ -346,13 +346,44 @@ pub fn warm_up() {
         });
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains open requests.
+/// The app's connection limits by default: at most 2048 connections, 10 s for a request's
+/// headers, 120 s idle keep-alive, 10 s for open requests to finish at shutdown (CF sends
+/// SIGKILL 10 s after SIGTERM). See `httpserve`.
+pub fn server_limits() -> httpserve::Limits {
+    httpserve::Limits {
+        max_connections: 2048,
+        header_read_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(120),
+        handshake_timeout: Duration::from_secs(10),
+        shutdown_grace: Duration::from_secs(8),
+        quiet: false,
+    }
+}
+
+/// Serves `router` on `listener` under [`server_limits`] until `shutdown` resolves, then
+/// drains open requests (dropping what has not finished after the grace period).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, router, server_limits(), shutdown).await
+}
+
+/// [`serve`] under other limits.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    limits: httpserve::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    httpserve::serve(
+        listener,
+        httpserve::Transport::Plain,
+        limits,
+        move |_| router.clone(),
+        shutdown,
+    )
+    .await;
+    Ok(())
 }

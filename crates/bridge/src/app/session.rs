@@ -249,6 +249,8 @@ impl LoginSeal {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn tokens() -> Tokens {

@@ -10,7 +10,7 @@ use cfenv::Vcap;
 use devstack::{DevConfig, DevStack};
 use tokio::net::TcpListener;
 
-use crate::app::{AppOptions, AppState, build_router, serve};
+use crate::app::{AppOptions, AppState, build_router, serve_with};
 use crate::cli::DevArgs;
 use crate::config;
 
@@ -45,9 +45,21 @@ pub async fn run(args: DevArgs) -> ExitCode {
     };
     print_banner(&stack, &app_url);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = tokio::spawn(serve(listener, build_router(state), async move {
-        let _ = stopped.await;
-    }));
+    let limits = match config::server_limits() {
+        Ok(l) => l,
+        Err(e) => {
+            stack.stop().await;
+            return super::misconfigured(&e);
+        }
+    };
+    let app = tokio::spawn(serve_with(
+        listener,
+        build_router(state),
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     if !args.exit_after_start {
         super::shutdown_signal().await;
         tracing::info!("stopping the dev stack");
@@ -132,8 +144,11 @@ fn print_banner(stack: &DevStack, app_url: &str) {
         "  export BRIDGE_EXTRA_CA_CERTS={}",
         stack.ca_path().display()
     );
-    println!("  curl -H \"Authorization: Bearer $(bridge token)\" {app_url}/jobs/ping");
-    println!("  bridge creds -n aws list");
+    println!(
+        "  curl -H \"Authorization: Bearer $(cargo run -q -p bridge -- token)\" {app_url}/jobs/ping"
+    );
+    println!("  cargo run -q -p bridge -- creds -n aws list");
+    println!("  (cargo install --path crates/bridge --locked puts `bridge` on the PATH)");
     println!();
     println!("Press Ctrl-C to stop.");
 }

@@ -9,7 +9,7 @@ use cfenv::{Env, Vcap};
 use tokio::net::TcpListener;
 
 use crate::app::metrics::MetricsAccess;
-use crate::app::{AppOptions, AppState, build_router, serve};
+use crate::app::{AppOptions, AppState, build_router, serve_with};
 use crate::cli::ServeArgs;
 use crate::config;
 
@@ -20,7 +20,7 @@ pub const DEFAULT_PORT: u16 = 4004;
 pub async fn run(args: ServeArgs) -> ExitCode {
     crate::app::warm_up();
     let env = Env::from_process();
-    let (state, addr) = match prepare(&args, &env) {
+    let (state, addr, limits) = match prepare(&args, &env) {
         Ok(x) => x,
         Err(e) => return super::misconfigured(&e),
     };
@@ -29,7 +29,7 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Err(e) => return super::fail(&anyhow::anyhow!("cannot listen on {addr}: {e}")),
     };
     tracing::info!(listen.addr = %addr, "bridge serve listening");
-    match serve(listener, build_router(state), super::shutdown_signal()).await {
+    match serve_with(listener, build_router(state), limits, super::shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("bridge serve stopped");
             ExitCode::SUCCESS
@@ -38,7 +38,10 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
-fn prepare(args: &ServeArgs, env: &Env) -> anyhow::Result<(AppState, SocketAddr)> {
+fn prepare(
+    args: &ServeArgs,
+    env: &Env,
+) -> anyhow::Result<(AppState, SocketAddr, httpserve::Limits)> {
     let vcap = Vcap::from_env(env)?;
     let port = match args.port {
         Some(p) => p,
@@ -66,6 +69,7 @@ fn prepare(args: &ServeArgs, env: &Env) -> anyhow::Result<(AppState, SocketAddr)
     if options.metrics == MetricsAccess::Disabled {
         tracing::info!("/metrics is off: set BRIDGE_METRICS_TOKEN to serve it on Cloud Foundry");
     }
+    let limits = config::server_limits()?;
     let state = AppState::from_vcap(&vcap, options).context("cannot set up the app")?;
-    Ok((state, SocketAddr::new(host, port)))
+    Ok((state, SocketAddr::new(host, port), limits))
 }
