@@ -2,7 +2,7 @@
 //! and the app built from its generated `VCAP_SERVICES` (as `bridge serve` builds it), served on
 //! `127.0.0.1:0`.
 
-use bridge::app::{AppOptions, AppState, build_router, serve};
+use bridge::app::{AppOptions, AppState, build_router, serve_with, server_limits};
 use cfenv::Vcap;
 use devstack::{DevConfig, DevStack};
 use tokio::net::TcpListener;
@@ -31,6 +31,19 @@ impl Setup {
         configure: impl FnOnce(&mut DevConfig),
         adjust: impl FnOnce(&mut AppOptions),
     ) -> Self {
+        Self::start_full(configure, adjust, server_limits()).await
+    }
+
+    /// Starts the app under other connection limits.
+    pub async fn start_limits(limits: httpserve::Limits) -> Self {
+        Self::start_full(|_| {}, |_| {}, limits).await
+    }
+
+    async fn start_full(
+        configure: impl FnOnce(&mut DevConfig),
+        adjust: impl FnOnce(&mut AppOptions),
+        limits: httpserve::Limits,
+    ) -> Self {
         testkit::logs::init();
         let dir = tempfile::tempdir().unwrap();
         let mut config = DevConfig::new(dir.path()).ephemeral();
@@ -54,9 +67,14 @@ impl Setup {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let app = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, build_router(state), async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(serve_with(
+            listener,
+            build_router(state),
+            limits,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Self {
             dev,
             app,
@@ -115,6 +133,18 @@ impl Setup {
         );
         testkit::logs::secret(secret.expose());
         self.cc_token(client_id, secret.expose()).await
+    }
+
+    /// Stops the app (not the dev stack); returns how long its server took to return.
+    pub async fn stop_app(&mut self) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+        started.elapsed()
     }
 
     pub async fn stop(mut self) {

@@ -8,7 +8,7 @@ use crate::common::{Setup, hidden_inputs};
 /// A minimal browser: follows our redirects by hand and keeps the app's cookies.
 pub(crate) struct Browser {
     http: reqwest::Client,
-    cookies: Vec<(String, String)>,
+    pub(crate) cookies: Vec<(String, String)>,
 }
 
 impl Browser {

@@ -16,6 +16,8 @@ mod common;
 mod deploy;
 /// Stopped, hanging and refusing dependencies: 502/503/504 naming them, recovery, cached credentials.
 mod faults;
+/// Hostile clients (issue 12): open redirects, made-up methods, floods, slow headers, shutdown.
+mod hostile;
 /// Browser sign-in without a browser: the authorization-code flow, sessions, CSRF, sign-out.
 mod login;
 /// The protection rules: 401/403/200, the OAuth challenge, error bodies, health.
