@@ -29,7 +29,14 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Err(e) => return super::fail(&anyhow::anyhow!("cannot listen on {addr}: {e}")),
     };
     tracing::info!(listen.addr = %addr, "bridge serve listening");
-    match serve_with(listener, build_router(state), limits, super::shutdown_signal()).await {
+    match serve_with(
+        listener,
+        build_router(state),
+        limits,
+        super::shutdown_signal(),
+    )
+    .await
+    {
         Ok(()) => {
             tracing::info!("bridge serve stopped");
             ExitCode::SUCCESS
