@@ -30,10 +30,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use std::future::Future;
-use std::io::{Read as _, Write as _};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -41,6 +38,9 @@ use std::time::{Duration, Instant};
 use awslink::AwsLink;
 use cfenv::Vcap;
 use devstack::{DevConfig, DevStack};
+
+mod support;
+use support::{App, Memory, median, read_token, runtime, start_app};
 
 const CONCURRENCY: usize = 16;
 const ROUNDS: usize = 3;
@@ -57,147 +57,6 @@ fn main() {
         .unwrap();
     runtime("loadgen").block_on(run(&dev));
     dev_rt.block_on(dev.stop());
-}
-
-fn runtime(name: &str) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// The `bridge serve` child process; killed when dropped (also on panic).
-struct App {
-    child: Child,
-    port: u16,
-}
-
-impl App {
-    fn spawn(dev: &DevStack) -> Self {
-        let port = free_port();
-        // Only these variables: no `PORT`, `VCAP_APPLICATION` or `BRIDGE_*` from the caller's
-        // shell changes what is measured.
-        let child = Command::new(env!("CARGO_BIN_EXE_bridge"))
-            .args(["serve", "--port", &port.to_string()])
-            .env_clear()
-            .env("VCAP_SERVICES_FILE_PATH", dev.vcap_path())
-            .env("BRIDGE_EXTRA_CA_CERTS", dev.ca_path())
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        Self { child, port }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-/// Memory of the app process from `/proc/<pid>/status`, in MiB.
-struct Memory {
-    /// `VmRSS`: resident now.
-    rss: f64,
-    /// `VmHWM`: the most ever resident.
-    hwm: f64,
-    /// `RssAnon`: heap, stacks.
-    anon: f64,
-    /// `RssFile`: mapped pages of the binary and shared libraries.
-    file: f64,
-}
-
-impl Memory {
-    fn of(app: &App) -> Self {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", app.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-                .and_then(|v| v.trim().strip_suffix("kB"))
-                .map(|v| v.trim().parse::<f64>().unwrap() / 1024.0)
-                .unwrap_or_else(|| panic!("no {name} in /proc/<pid>/status"))
-        };
-        Self {
-            rss: field("VmRSS"),
-            hwm: field("VmHWM"),
-            anon: field("RssAnon"),
-            file: field("RssFile"),
-        }
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port nobody listens on right now (bound to 127.0.0.1:0, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One `GET /health` on a connected stream: true on a 200.
-fn health_ok(mut stream: TcpStream, addr: SocketAddr) -> bool {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    let request = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
-}
-
-/// Times of one start-up, from the spawn.
-#[derive(Debug, Clone, Copy)]
-struct Startup {
-    /// The first accepted TCP connection.
-    listening: Duration,
-    /// The first `200` on `GET /health`.
-    first_200: Duration,
-}
-
-/// Spawns the app and polls `/health` every ~1 ms (on a blocking thread, so the poll is not
-/// rounded to the runtime's timer); returns the app and its start-up times.
-async fn start_app(dev: &DevStack) -> (App, Startup) {
-    let started = Instant::now();
-    let mut app = App::spawn(dev);
-    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), app.port);
-    let ready = tokio::task::spawn_blocking(move || {
-        let mut listening = None;
-        while started.elapsed() < Duration::from_secs(30) {
-            if let Ok(stream) = TcpStream::connect(addr) {
-                let listening = *listening.get_or_insert_with(|| started.elapsed());
-                if health_ok(stream, addr) {
-                    let first_200 = started.elapsed();
-                    return Some(Startup {
-                        listening,
-                        first_200,
-                    });
-                }
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        None
-    })
-    .await
-    .unwrap();
-    if let Some(status) = app.child.try_wait().unwrap() {
-        panic!("bridge serve exited during start-up: {status}");
-    }
-    let startup = ready.expect("bridge serve did not answer /health within 30 s");
-    (app, startup)
 }
 
 /// CPU time (ms) of the live threads of a process, split into the dev stack's (threads named
@@ -322,40 +181,10 @@ where
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// The S3 access the app builds in `AppState::from_vcap` (the same function), from the same
 /// bindings and CA.
 fn direct_link(dev: &DevStack, vcap: &Vcap) -> AwsLink {
     bridge::app::aws_link(vcap, None, None, &[dev.ca_pem().as_bytes().to_vec()]).unwrap()
-}
-
-/// A client-credentials token of a new client holding only the Read scope.
-async fn read_token(dev: &DevStack) -> String {
-    let client_id = "bench-reader";
-    let secret = dev.xsuaa().register_client(
-        devstack::xsuaa::ClientSpec::new(client_id).with_authorities(&["bridge!t1.Read"]),
-    );
-    let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(dev.ca_pem().as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let resp = http
-        .post(format!("{}/oauth/token", dev.xsuaa_url()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret.expose()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "token request refused");
-    let body: serde_json::Value = resp.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn run(dev: &DevStack) {
