@@ -27,6 +27,11 @@
 //!   configured base domains; virtual-hosted (`<bucket>.<base domain>`) under them. The dev
 //!   stack configures the Private Link names ([`private_link_host`]): the SDK, given the
 //!   endpoint `https://bucket.<host>`, sends to `<bucket>.bucket.<host>`.
+//! - **Listing**: ListBuckets is sorted by name and paged (`max-buckets`, `continuation-token`,
+//!   `prefix`, `bucket-region`) as S3 does it; s3s-fs lists in directory order.
+//! - **Errors** ([`LocalS3Service`]): every response carries `x-amz-request-id`, and error
+//!   documents have S3's `Code`, `Message`, `Resource` and `RequestId`. Messages never hold a
+//!   key, signature or token.
 //! - **Logs**: s3s logs whole requests (headers with signatures and session tokens) at debug
 //!   level, so everything s3s and s3s-fs do runs with tracing switched off
 //!   ([`NoSubscriber`]); this module writes one line per request itself (method, path,

@@ -17,6 +17,9 @@ mod control;
 mod credstore_api;
 /// Raw protocol checks: bad JWE, expired `iat`, plaintext bodies, missing headers.
 mod credstore_protocol;
+/// Issue 12, item 7: ListBuckets order, S3 error documents, STS sessions across a restart,
+/// oversized and malformed requests in each stand-in's error shape.
+mod issue_12;
 /// Interop with the npm `jose` package, an independent JOSE implementation.
 mod jose_interop;
 /// Oversized headers and URLs against every stand-in.

@@ -18,33 +18,44 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::sts_support::Aws;
 
 /// A raw S3 request.
-struct Raw {
-    method: &'static str,
+pub struct Raw {
+    pub method: &'static str,
     /// Path and query exactly as sent.
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
-struct Answer {
-    status: u16,
-    text: String,
+pub struct Answer {
+    pub status: u16,
+    /// The response headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub text: String,
 }
 
 impl Answer {
-    fn code(&self) -> &str {
+    pub fn code(&self) -> &str {
         crate::sts_support::tag(&self.text, "Code").unwrap_or("")
     }
 
+    /// The value of the response header `name` (lower case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// An S3 error document with `code` and `status`.
-    fn assert_error(&self, status: u16, code: &str) {
+    pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.text);
         assert!(self.text.contains("<Error>"), "{}", self.text);
         assert_eq!(self.code(), code, "{}", self.text);
     }
 }
 
-fn raw(method: &'static str, target: &str) -> Raw {
+pub fn raw(method: &'static str, target: &str) -> Raw {
     Raw {
         method,
         target: target.to_owned(),
@@ -62,7 +73,7 @@ fn authority(aws: &Aws) -> String {
 }
 
 /// Signs `r` for S3 with `creds` in `region` at `time` (headers are added to `r`).
-fn signed(aws: &Aws, mut r: Raw, creds: &Credentials, region: &str, time: SystemTime) -> Raw {
+pub fn signed(aws: &Aws, mut r: Raw, creds: &Credentials, region: &str, time: SystemTime) -> Raw {
     let url = format!("https://{}{}", authority(aws), r.target);
     let mut settings = SigningSettings::default();
     settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
@@ -94,7 +105,7 @@ fn signed(aws: &Aws, mut r: Raw, creds: &Credentials, region: &str, time: System
 }
 
 /// Sends `r` over TLS as written and reads the whole answer.
-async fn send(aws: &Aws, r: &Raw) -> Answer {
+pub async fn send(aws: &Aws, r: &Raw) -> Answer {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(aws.stack.dev.ca_pem().as_bytes()) {
         roots.add(c.unwrap()).unwrap();
@@ -131,9 +142,16 @@ async fn send(aws: &Aws, r: &Raw) -> Answer {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
     Answer {
         status,
+        headers,
         text: body.to_owned(),
     }
 }

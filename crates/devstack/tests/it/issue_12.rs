@@ -1,0 +1,192 @@
+//! Issue 12, item 7: fidelity defects of the stand-ins. The local S3 lists buckets by name and
+//! pages them in that order; its error documents carry `Message`, `Resource` and `RequestId`
+//! (and every response `x-amz-request-id`); STS sessions survive a restart of the dev stack;
+//! and oversized or malformed requests get each stand-in's own error shape, not axum's plain
+//! text.
+
+use std::time::{Duration, SystemTime};
+
+use crate::s3_errors::{Answer, raw, send, signed};
+use crate::sts_support::{Aws, tag};
+
+/// Every `<Name>` of a ListBuckets answer, in document order.
+fn bucket_names(xml: &str) -> Vec<String> {
+    xml.split("<Name>")
+        .skip(1)
+        .filter_map(|s| s.split_once("</Name>").map(|(n, _)| n.to_owned()))
+        .collect()
+}
+
+/// A signed GET of `target` with `creds`.
+async fn get(aws: &Aws, target: &str, creds: &aws_credential_types::Credentials) -> Answer {
+    let r = signed(
+        aws,
+        raw("GET", target),
+        creds,
+        &aws.region(),
+        SystemTime::now(),
+    );
+    send(aws, &r).await
+}
+
+#[tokio::test]
+async fn list_buckets_is_sorted_by_name_and_pages_in_that_order() {
+    let aws = Aws::start().await;
+    let root = aws.stack.dev.s3().dir().to_path_buf();
+    // Created out of name order; s3s-fs lists them in directory order.
+    let made = [
+        "zulu-bucket",
+        "alpha-bucket",
+        "mike-bucket",
+        "bravo-bucket",
+        "yankee-bucket",
+        "charlie-bucket",
+        "x-ray-bucket",
+        "delta-bucket",
+    ];
+    for name in made {
+        std::fs::create_dir(root.join(name)).unwrap();
+    }
+    let session = aws.assume("list-order", None).await;
+
+    let a = get(&aws, "/", &session).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let all = bucket_names(&a.text);
+    let mut expected: Vec<String> = made.iter().map(|s| (*s).to_owned()).collect();
+    expected.extend(["bridge-archive".to_owned(), "bridge-documents".to_owned()]);
+    expected.sort();
+    assert_eq!(all, expected, "ListBuckets is sorted by name");
+    assert!(tag(&a.text, "ContinuationToken").is_none(), "{}", a.text);
+
+    // Pages of three, following the continuation token, give the same order.
+    let mut paged = Vec::new();
+    let mut pages = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let target = match &token {
+            None => "/?max-buckets=3".to_owned(),
+            Some(t) => format!("/?continuation-token={t}&max-buckets=3"),
+        };
+        let a = get(&aws, &target, &session).await;
+        assert_eq!(a.status, 200, "{target}: {}", a.text);
+        let names = bucket_names(&a.text);
+        assert!(names.len() <= 3, "{}", a.text);
+        paged.extend(names);
+        pages += 1;
+        match tag(&a.text, "ContinuationToken") {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(pages, 4);
+    assert_eq!(paged, expected);
+
+    let a = get(&aws, "/?prefix=bridge-", &session).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(
+        bucket_names(&a.text),
+        ["bridge-archive", "bridge-documents"]
+    );
+    assert_eq!(tag(&a.text, "Prefix"), Some("bridge-"), "{}", a.text);
+
+    get(&aws, "/?continuation-token=%21%21", &session)
+        .await
+        .assert_error(400, "InvalidArgument");
+    get(&aws, "/?max-buckets=0", &session)
+        .await
+        .assert_error(400, "InvalidArgument");
+    aws.stack.dev.stop().await;
+}
+
+/// Asserts S3's complete error document: `Code`, a `Message`, `Resource` if given, and a
+/// `RequestId` equal to the `x-amz-request-id` header; returns the request id.
+fn assert_complete_error(a: &Answer, status: u16, code: &str, resource: Option<&str>) -> String {
+    a.assert_error(status, code);
+    let message = tag(&a.text, "Message").unwrap_or_default();
+    assert!(message.len() > 5, "a useful message: {}", a.text);
+    assert_eq!(tag(&a.text, "Resource"), resource, "{}", a.text);
+    let id = a
+        .header("x-amz-request-id")
+        .unwrap_or_else(|| panic!("no x-amz-request-id: {:?}", a.headers));
+    assert_eq!(id.len(), 16, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_eq!(tag(&a.text, "RequestId"), Some(id), "{}", a.text);
+    id.to_owned()
+}
+
+#[tokio::test]
+async fn s3_error_documents_have_message_resource_and_request_id() {
+    let aws = Aws::start().await;
+    let session = aws.assume("s3-error-shape", None).await;
+    let region = aws.region();
+
+    let a = get(&aws, "/bridge-documents/missing-key.txt", &session).await;
+    let first = assert_complete_error(
+        &a,
+        404,
+        "NoSuchKey",
+        Some("/bridge-documents/missing-key.txt"),
+    );
+    assert_eq!(
+        tag(&a.text, "Message"),
+        Some("The specified key does not exist.")
+    );
+    let a = get(&aws, "/bridge-documents/missing-key.txt", &session).await;
+    let second = assert_complete_error(
+        &a,
+        404,
+        "NoSuchKey",
+        Some("/bridge-documents/missing-key.txt"),
+    );
+    assert_ne!(first, second, "a request id per request");
+
+    // Our own refusals (the access hook) and the bucket as the resource.
+    let mut put = raw("PUT", "/bridge-archive/x.txt");
+    put.body = b"hello".to_vec();
+    let a = send(
+        &aws,
+        &signed(&aws, put, &session, &region, SystemTime::now()),
+    )
+    .await;
+    assert_complete_error(&a, 403, "AccessDenied", Some("/bridge-archive/x.txt"));
+    let a = send(
+        &aws,
+        &signed(
+            &aws,
+            raw("DELETE", "/bridge-documents"),
+            &session,
+            &region,
+            SystemTime::now(),
+        ),
+    )
+    .await;
+    assert_complete_error(&a, 403, "AccessDenied", Some("/bridge-documents"));
+
+    // s3s's own checks (signature time) and a request on the service (no resource).
+    let a = send(
+        &aws,
+        &signed(
+            &aws,
+            raw("GET", "/bridge-documents/README.txt"),
+            &session,
+            &region,
+            SystemTime::now() - Duration::from_secs(20 * 60),
+        ),
+    )
+    .await;
+    assert_complete_error(
+        &a,
+        403,
+        "RequestTimeTooSkewed",
+        Some("/bridge-documents/README.txt"),
+    );
+    let a = send(&aws, &raw("GET", "/")).await;
+    assert_complete_error(&a, 403, "AccessDenied", None);
+
+    // Successful answers carry a request id too.
+    let a = get(&aws, "/bridge-documents/README.txt", &session).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.header("x-amz-request-id").map(str::len), Some(16));
+    aws.stack.dev.stop().await;
+}
