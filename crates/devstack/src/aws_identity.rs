@@ -10,9 +10,13 @@
 //! - The user's long-term key pair (`AKIA…`, a 40-character secret), the ExternalId and the
 //!   unique ids (`AIDA…`, `AROA…`) are created on first start and sealed in `aws/identity.bin`
 //!   by [`crate::vault::Vault`], so they survive restarts like the real ones.
-//! - Sessions ([`AwsIdentity::issue`]) are kept in memory only: a restart of `bridge dev`
-//!   invalidates issued session tokens, which clients see as `InvalidClientTokenId` and treat
-//!   like an expired session (they assume the role again).
+//! - Sessions ([`AwsIdentity::issue`]) are kept in memory and, after every AssumeRole, sealed
+//!   into `aws/sessions.bin` by the same vault (mode 0600, replaced atomically), so temporary
+//!   credentials issued before a restart of `bridge dev` keep working until they expire, as
+//!   at AWS. The file holds only live sessions: expired ones are dropped when it is loaded
+//!   and when it is written. In memory an expired session is kept for a while longer (so its
+//!   key answers `ExpiredToken` rather than `InvalidAccessKeyId`); at most [`MAX_SESSIONS`]
+//!   are kept, and when more are issued the expired ones go first, then the oldest.
 //!
 //! [`AwsIdentity`] is shared (it is an `Arc` inside) by the local STS, which issues sessions, and
 //! the local S3, whose authentication hook calls [`AwsIdentity::lookup`] for the signing key's
@@ -54,8 +58,12 @@ pub const ROLE_CHAINING_MAX: Duration = Duration::from_secs(3600);
 /// Sessions whose expiry is longer ago than this are forgotten.
 const FORGET_EXPIRED_AFTER: TimeDelta = TimeDelta::hours(12);
 
-/// At most this many sessions are kept; the ones expiring first go first.
-const MAX_SESSIONS: usize = 100_000;
+/// At most this many sessions are kept (in memory and in `sessions.bin`); expired ones go
+/// first, then the oldest.
+pub const MAX_SESSIONS: usize = 10_000;
+
+/// The file the sessions are sealed in, inside [`AwsIdentityConfig::dir`].
+const SESSIONS_FILE: &str = "sessions.bin";
 
 /// Where the local AWS services get the time from.
 pub trait Clock: fmt::Debug + Send + Sync {
@@ -365,8 +373,24 @@ struct Session {
     session_name: String,
     secret_access_key: Secret,
     session_token: Secret,
+    /// When AssumeRole issued it (for "the oldest go first").
+    issued_at: DateTime<Utc>,
     expiration: DateTime<Utc>,
     session_policy: Option<Policy>,
+}
+
+/// A session as sealed in `aws/sessions.bin` (times in Unix milliseconds).
+#[derive(Serialize, Deserialize)]
+struct StoredSession {
+    access_key_id: String,
+    session_name: String,
+    secret_access_key: String,
+    session_token: String,
+    issued_at_ms: i64,
+    expiration_ms: i64,
+    /// The inline session policy's JSON, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session_policy: Option<String>,
 }
 
 struct Inner {
@@ -377,6 +401,9 @@ struct Inner {
     role: Role,
     clock: Arc<dyn Clock>,
     session_lifetime: Option<Duration>,
+    /// Seals `sessions_path`.
+    vault: Vault,
+    sessions_path: PathBuf,
     sessions: Mutex<HashMap<String, Session>>,
     issued: AtomicU64,
 }
@@ -450,6 +477,8 @@ impl AwsIdentity {
             arn: r.arn,
             role_id: stored.role_id,
         };
+        let sessions_path = config.dir.join(SESSIONS_FILE);
+        let sessions = load_sessions(&vault, &sessions_path, config.clock.now())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 region: config.region.clone(),
@@ -459,7 +488,9 @@ impl AwsIdentity {
                 role,
                 clock: config.clock.clone(),
                 session_lifetime: config.session_lifetime,
-                sessions: Mutex::new(HashMap::new()),
+                vault,
+                sessions_path,
+                sessions: Mutex::new(sessions),
                 issued: AtomicU64::new(0),
             }),
         })
@@ -508,9 +539,12 @@ impl AwsIdentity {
     /// Starts a session of the role and returns its temporary key. Counts as one AssumeRole
     /// (see [`AwsIdentity::assume_role_count`]). The caller has checked the trust policy and
     /// the duration.
+    ///
+    /// The registry is sealed into `sessions.bin` before this returns. If that fails (a full
+    /// disk), the error is logged and the session works until `bridge dev` stops.
     pub fn issue(&self, request: SessionRequest) -> TemporaryCredentials {
-        let now = self.now();
-        let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        let issued_at = self.now();
+        let now = DateTime::from_timestamp(issued_at.timestamp(), 0).unwrap_or(issued_at);
         let duration = self.inner.session_lifetime.unwrap_or(request.duration);
         let expiration = now + TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX);
         let creds = TemporaryCredentials {
@@ -521,26 +555,25 @@ impl AwsIdentity {
         };
         let mut sessions = self.sessions();
         sessions.retain(|_, s| s.expiration + FORGET_EXPIRED_AFTER > now);
-        if sessions.len() >= MAX_SESSIONS {
-            let mut by_expiry: Vec<(DateTime<Utc>, String)> = sessions
-                .iter()
-                .map(|(k, s)| (s.expiration, k.clone()))
-                .collect();
-            by_expiry.sort();
-            for (_, k) in by_expiry.iter().take(sessions.len() + 1 - MAX_SESSIONS) {
-                sessions.remove(k);
-            }
-        }
+        make_room(&mut sessions, MAX_SESSIONS - 1, now);
         sessions.insert(
             creds.access_key_id.clone(),
             Session {
                 session_name: request.session_name,
                 secret_access_key: creds.secret_access_key.clone(),
                 session_token: creds.session_token.clone(),
+                issued_at,
                 expiration,
                 session_policy: request.session_policy,
             },
         );
+        // Written under the lock, so concurrent AssumeRoles cannot overwrite a newer file
+        // with an older registry.
+        if let Err(e) = save_sessions(&self.inner.vault, &self.inner.sessions_path, &sessions, now)
+        {
+            tracing::error!(error = %e, "local sts cannot persist its sessions; they last until bridge dev stops");
+        }
+        drop(sessions);
         self.inner.issued.fetch_add(1, Ordering::Relaxed);
         creds
     }
@@ -596,6 +629,97 @@ impl AwsIdentity {
     }
 }
 
+/// Removes sessions until at most `keep` are left: expired ones (at `now`) first, then the
+/// oldest.
+fn make_room(sessions: &mut HashMap<String, Session>, keep: usize, now: DateTime<Utc>) {
+    if sessions.len() <= keep {
+        return;
+    }
+    let mut order: Vec<(bool, DateTime<Utc>, String)> = sessions
+        .iter()
+        .map(|(k, s)| (s.expiration > now, s.issued_at, k.clone()))
+        .collect();
+    order.sort();
+    let excess = sessions.len() - keep;
+    for (_, _, k) in order.into_iter().take(excess) {
+        sessions.remove(&k);
+    }
+}
+
+/// The live sessions (at `now`) sealed in `path`; none if the file does not exist yet. A
+/// session whose session policy no longer parses is dropped, never loaded without its cap.
+fn load_sessions(
+    vault: &Vault,
+    path: &std::path::Path,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, Session>, DevError> {
+    let Some(bytes) = vault.open_from(path)? else {
+        return Ok(HashMap::new());
+    };
+    let stored: Vec<StoredSession> =
+        serde_json::from_slice(&bytes).map_err(|e| DevError::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let mut sessions = HashMap::with_capacity(stored.len());
+    for s in stored {
+        let (Some(issued_at), Some(expiration)) = (
+            DateTime::from_timestamp_millis(s.issued_at_ms),
+            DateTime::from_timestamp_millis(s.expiration_ms),
+        ) else {
+            continue;
+        };
+        if expiration <= now {
+            continue;
+        }
+        let session_policy = match s.session_policy.as_deref().map(Policy::session) {
+            None => None,
+            Some(Ok(p)) => Some(p),
+            Some(Err(_)) => continue,
+        };
+        sessions.insert(
+            s.access_key_id,
+            Session {
+                session_name: s.session_name,
+                secret_access_key: Secret::new(s.secret_access_key),
+                session_token: Secret::new(s.session_token),
+                issued_at,
+                expiration,
+                session_policy,
+            },
+        );
+    }
+    make_room(&mut sessions, MAX_SESSIONS, now);
+    Ok(sessions)
+}
+
+/// Seals the live sessions (at `now`) into `path`, atomically and with mode 0600.
+fn save_sessions(
+    vault: &Vault,
+    path: &std::path::Path,
+    sessions: &HashMap<String, Session>,
+    now: DateTime<Utc>,
+) -> Result<(), DevError> {
+    let stored: Vec<StoredSession> = sessions
+        .iter()
+        .filter(|(_, s)| s.expiration > now)
+        .map(|(k, s)| StoredSession {
+            access_key_id: k.clone(),
+            session_name: s.session_name.clone(),
+            secret_access_key: s.secret_access_key.expose().to_owned(),
+            session_token: s.session_token.expose().to_owned(),
+            issued_at_ms: s.issued_at.timestamp_millis(),
+            expiration_ms: s.expiration.timestamp_millis(),
+            session_policy: s.session_policy.as_ref().map(|p| p.json().to_owned()),
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&stored).map_err(|e| DevError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    vault.seal_to(path, &bytes)
+}
+
 /// Fills `buf` from the system RNG, falling back to UUID v4 bytes (also from the OS RNG).
 fn random_fill(buf: &mut [u8]) {
     if SystemRandom::new().fill(buf).is_err() {
@@ -640,7 +764,103 @@ fn session_token() -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    fn open(dir: &std::path::Path, clock: &Arc<ManualClock>) -> AwsIdentity {
+        let mut config = AwsIdentityConfig::new(dir);
+        config.clock = clock.clone();
+        AwsIdentity::open(&config).unwrap()
+    }
+
+    fn request(name: &str, secs: u64, policy: Option<&str>) -> SessionRequest {
+        SessionRequest {
+            session_name: name.to_owned(),
+            duration: Duration::from_secs(secs),
+            session_policy: policy.map(|p| Policy::session(p).unwrap()),
+        }
+    }
+
+    #[test]
+    fn sessions_are_sealed_and_reloaded_without_the_expired_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::starting_now());
+        let id = open(dir.path(), &clock);
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let short = id.issue(request("short", 900, None));
+        let long = id.issue(request("long", 3600, Some(policy)));
+        let sealed = std::fs::read(dir.path().join(SESSIONS_FILE)).unwrap();
+        let text = String::from_utf8_lossy(&sealed);
+        assert!(!text.contains(&long.access_key_id));
+        assert!(!text.contains(long.session_token.expose()));
+
+        // The same moment: both come back, with their secrets, token and session policy.
+        let again = open(dir.path(), &clock);
+        let p = again.lookup(&long.access_key_id).unwrap();
+        assert_eq!(
+            p.kind,
+            PrincipalKind::RoleSession {
+                role_arn: again.role().arn.clone(),
+                session_name: "long".into()
+            }
+        );
+        assert_eq!(
+            p.secret_access_key.expose(),
+            long.secret_access_key.expose()
+        );
+        assert_eq!(
+            p.session_token.as_ref().map(Secret::expose),
+            Some(long.session_token.expose())
+        );
+        assert_eq!(p.expiration, Some(long.expiration));
+        assert_eq!(p.session_policy.as_ref().map(Policy::json), Some(policy));
+        assert!(again.lookup(&short.access_key_id).is_some());
+
+        // After the short one ended, loading drops it, and so does the next save.
+        clock.advance(Duration::from_secs(901));
+        let later = open(dir.path(), &clock);
+        assert!(later.lookup(&short.access_key_id).is_none());
+        assert!(later.lookup(&long.access_key_id).is_some());
+        let _ = id.issue(request("third", 900, None));
+        let bytes = Vault::open(dir.path())
+            .unwrap()
+            .open_from(&dir.path().join(SESSIONS_FILE))
+            .unwrap()
+            .unwrap();
+        let stored: Vec<StoredSession> = serde_json::from_slice(&bytes).unwrap();
+        let mut names: Vec<&str> = stored.iter().map(|s| s.session_name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["long", "third"]);
+        // In memory the ended session is still known (it answers ExpiredToken).
+        assert!(id.lookup(&short.access_key_id).is_some());
+    }
+
+    #[test]
+    fn the_registry_drops_expired_sessions_then_the_oldest() {
+        let now = Utc::now();
+        let session = |issued_secs: i64, expires_secs: i64| Session {
+            session_name: "s".into(),
+            secret_access_key: Secret::new("x".to_owned()),
+            session_token: Secret::new("t".to_owned()),
+            issued_at: now + TimeDelta::seconds(issued_secs),
+            expiration: now + TimeDelta::seconds(expires_secs),
+            session_policy: None,
+        };
+        let mut sessions = HashMap::new();
+        sessions.insert("oldest".to_owned(), session(-300, 600));
+        sessions.insert("expired".to_owned(), session(-100, -1));
+        sessions.insert("newer".to_owned(), session(-200, 600));
+        sessions.insert("newest".to_owned(), session(-10, 600));
+        make_room(&mut sessions, 3, now);
+        assert!(!sessions.contains_key("expired"));
+        make_room(&mut sessions, 2, now);
+        let mut left: Vec<&str> = sessions.keys().map(String::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["newer", "newest"]);
+        make_room(&mut sessions, 5, now);
+        assert_eq!(sessions.len(), 2);
+    }
 
     #[test]
     fn key_ids_look_like_aws_ones() {

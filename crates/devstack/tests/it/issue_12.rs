@@ -6,6 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::common::Stack;
 use crate::s3_errors::{Answer, raw, send, signed};
 use crate::sts_support::{Aws, tag};
 
@@ -189,4 +190,34 @@ async fn s3_error_documents_have_message_resource_and_request_id() {
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.header("x-amz-request-id").map(str::len), Some(16));
     aws.stack.dev.stop().await;
+}
+
+#[tokio::test]
+async fn sts_sessions_survive_a_restart() {
+    let aws = Aws::start().await;
+    let session = aws.assume("before-restart", None).await;
+    let Aws { stack, .. } = aws;
+    let Stack { dev, dir } = stack;
+    dev.stop().await;
+
+    let file = dir.path().join("aws").join("sessions.bin");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let sealed = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+    assert!(sealed.starts_with("BRIDGEV1"));
+    assert!(
+        !sealed.contains(session.access_key_id())
+            && !sealed.contains(session.secret_access_key())
+            && !sealed.contains(session.session_token().unwrap()),
+        "sessions.bin is sealed"
+    );
+
+    let again = Aws::start_in(dir).await;
+    let a = get(&again, "/bridge-documents/README.txt", &session).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(a.text.contains("local S3"), "{}", a.text);
+    again.stack.dev.stop().await;
 }

@@ -10,7 +10,7 @@ use devstack::aws_identity::{ACCOUNT_ID, DEFAULT_BUCKET, DEFAULT_REGION};
 /// The role of `deploy/aws/iam/role.json`.
 const ROLE_NAME: &str = "btp-bridge-s3";
 
-use crate::sts_support::{Aws, sdk_error};
+use crate::sts_support::Aws;
 
 #[tokio::test]
 async fn the_generated_vcap_has_the_aws_config_binding() {
@@ -96,7 +96,7 @@ async fn the_credential_store_holds_the_iam_users_keys() {
 }
 
 #[tokio::test]
-async fn a_restart_keeps_the_keys_and_forgets_the_sessions() {
+async fn a_restart_keeps_the_keys_and_the_sessions() {
     let aws = Aws::start().await;
     let (key, secret, external_id) = (aws.user_key(), aws.user_secret(), aws.external_id());
     let role_id = aws.id().role().role_id.clone();
@@ -115,7 +115,7 @@ async fn a_restart_keeps_the_keys_and_forgets_the_sessions() {
     let aws_dir = dir.path().join("aws");
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&aws_dir), 0o700);
-    for f in ["master.key", "identity.bin"] {
+    for f in ["master.key", "identity.bin", "sessions.bin"] {
         assert_eq!(mode(&aws_dir.join(f)), 0o600, "{f}");
     }
     let sealed =
@@ -136,14 +136,17 @@ async fn a_restart_keeps_the_keys_and_forgets_the_sessions() {
         .etag;
     assert_eq!(etag_after, etag_before, "unchanged keys are not rewritten");
 
-    // Sessions live in memory: the old one is unknown now, like an expired one to clients.
-    let err = again
+    // Sessions are sealed in the data directory: the old one still works.
+    let out = again
         .sdk(session)
         .get_caller_identity()
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(sdk_error(&err).0, "InvalidClientTokenId");
+        .unwrap();
+    assert_eq!(
+        out.arn(),
+        Some(again.id().role().session_arn("before-restart").as_str())
+    );
     assert_eq!(again.id().assume_role_count(), 0);
     again.stack.dev.stop().await;
 }
