@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -208,9 +209,12 @@ impl LocalCredStore {
         Router::new()
             .route(
                 "/api/v1/credentials/{kind}",
-                get(handle).post(handle).delete(handle),
+                get(handle).post(handle).delete(handle).fallback(|| async {
+                    error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here").into_response()
+                }),
             )
             .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint").into_response() })
+            .layer(DefaultBodyLimit::max(MAX_REQUEST))
             .with_state(self.clone())
     }
 
@@ -331,6 +335,19 @@ fn error(status: StatusCode, message: &str) -> Refusal {
     }
 }
 
+fn too_large() -> Refusal {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request body larger than 64 KiB",
+    )
+}
+
+/// Text from a client's request (or about it), fit for an error message: at most 200
+/// printable characters.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
 fn internal() -> Refusal {
     error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
@@ -341,25 +358,42 @@ struct Params {
     page: Option<String>,
 }
 
+/// The route's handler. The extractors that can fail are taken as `Result`s, so that their
+/// rejections (axum answers those in plain text) get the store's JSON error shape too
+/// (<https://docs.rs/axum/0.8/axum/extract/index.html#optional-extractors>).
 async fn handle(
     State(store): State<LocalCredStore>,
     method: Method,
-    UrlPath(kind): UrlPath<String>,
-    Query(params): Query<Params>,
+    kind: Result<UrlPath<String>, PathRejection>,
+    params: Result<Query<Params>, QueryRejection>,
     peer: Option<axum::Extension<Option<PeerCertificate>>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let peer = peer.and_then(|axum::Extension(p)| p);
-    let resp = serve(
-        &store,
-        &method,
-        &kind,
-        &params,
-        peer.is_some(),
-        &headers,
-        &body,
-    );
+    let kind = kind.map_or_else(|_| String::new(), |UrlPath(k)| k);
+    let resp = match (params, body) {
+        (Ok(Query(params)), Ok(body)) => serve(
+            &store,
+            &method,
+            &kind,
+            &params,
+            peer.is_some(),
+            &headers,
+            &body,
+        ),
+        (Err(rejection), _) => Err(error(
+            rejection.status(),
+            &printable(&rejection.body_text()),
+        )),
+        (_, Err(rejection)) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(too_large())
+        }
+        (_, Err(rejection)) => Err(error(
+            rejection.status(),
+            "the request body could not be read",
+        )),
+    };
     let resp = match resp {
         Ok(r) => r,
         Err(refusal) => refusal.into_response(),
@@ -558,10 +592,7 @@ fn write(
     body: &[u8],
 ) -> Result<Response, Refusal> {
     if body.len() > MAX_REQUEST {
-        return Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body larger than 64 KiB",
-        ));
+        return Err(too_large());
     }
     let is_jose = headers
         .get(header::CONTENT_TYPE)

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -211,21 +212,27 @@ fn xml(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Handler
 
+/// The handler of every request. The body is taken as a `Result`, so that axum's plain-text
+/// rejection of a body over [`MAX_BODY`] (or a cut-off one) becomes an STS error document too
+/// (<https://docs.rs/axum/0.8/axum/extract/index.html#optional-extractors>).
 async fn handle(
     State(sts): State<LocalSts>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let params = params(&method, &uri, &headers, &body);
+    let body = body.map_err(|rejection| unreadable_body(&rejection));
+    let params = params(&method, &uri, &headers, body.as_deref().unwrap_or_default());
     let action = params
         .get("Action")
         .and_then(|a| ACTIONS.iter().find(|k| **k == a.as_str()).copied());
 
-    let resp = match serve(&sts, &method, &uri, &headers, &body, &params, &request_id) {
+    let resp = match body
+        .and_then(|body| serve(&sts, &method, &uri, &headers, &body, &params, &request_id))
+    {
         Ok(r) => r,
         Err(refusal) => refusal.into_response(&request_id),
     };
@@ -244,6 +251,22 @@ async fn handle(
             aws.request_id = %request_id, duration_ms, "local sts request");
     }
     resp
+}
+
+/// A body axum could not read. AWS documents no STS error for an oversized request (its
+/// common errors, <https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html>,
+/// have none), so this keeps the HTTP status and uses a code of our own choosing
+/// (`RequestEntityTooLarge`, UNCONFIRMED), or `ValidationError` for a cut-off body.
+fn unreadable_body(rejection: &BytesRejection) -> Refusal {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "The request body is larger than 64 KiB.",
+        )
+    } else {
+        Refusal::validation("The request body could not be read.")
+    }
 }
 
 /// The request's parameters: the query string, and for a form POST the body on top.

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -47,15 +48,21 @@ const SUPPORTED_GRANTS: &[&str] = &["client_credentials", "authorization_code", 
 
 pub(super) fn router(x: LocalXsuaa) -> Router {
     Router::new()
-        .route("/oauth/token", post(token))
-        .route("/oauth/authorize", get(authorize))
-        .route("/login.do", post(login))
-        .route("/token_keys", get(token_keys))
+        .route("/oauth/token", post(token).fallback(method_not_allowed))
+        .route(
+            "/oauth/authorize",
+            get(authorize).fallback(method_not_allowed),
+        )
+        .route("/login.do", post(login).fallback(method_not_allowed))
+        .route("/token_keys", get(token_keys).fallback(method_not_allowed))
         .route(
             "/.well-known/openid-configuration",
-            get(openid_configuration),
+            get(openid_configuration).fallback(method_not_allowed),
         )
-        .route("/admin/rotate-keys", post(rotate_keys))
+        .route(
+            "/admin/rotate-keys",
+            post(rotate_keys).fallback(method_not_allowed),
+        )
         .fallback(|| async {
             Refusal::json(StatusCode::NOT_FOUND, "not_found", "No such endpoint").into_response()
         })
@@ -100,6 +107,20 @@ async fn log_request(req: Request, next: Next) -> Response {
             "local xsuaa request");
     }
     resp
+}
+
+/// A known route with a method it does not have: an OAuth error body (axum's own 405 has an
+/// empty body), with axum's `Allow` header.
+async fn method_not_allowed(method: axum::http::Method) -> Response {
+    let refusal = Refusal::json(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "Request method '{}' is not supported",
+            printable(method.as_str())
+        ),
+    );
+    finish(Err(refusal), LogFields::default())
 }
 
 fn finish(result: Result<Response, Refusal>, log: LogFields) -> Response {
@@ -194,6 +215,22 @@ impl Refusal {
     fn page(status: StatusCode, description: impl Into<String>) -> Self {
         Self {
             kind: Kind::Page,
+            ..Self::json(status, "invalid_request", description)
+        }
+    }
+
+    /// A request body axum could not read (larger than [`MAX_BODY`], or cut off): the same
+    /// refusal in this route's format (`kind`: [`Kind::Json`] or [`Kind::Page`]) instead of
+    /// axum's plain-text rejection.
+    fn unreadable_body(rejection: &BytesRejection, kind: Kind) -> Self {
+        let status = rejection.status();
+        let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "The request body is larger than 64 KiB"
+        } else {
+            "The request body could not be read"
+        };
+        Self {
+            kind,
             ..Self::json(status, "invalid_request", description)
         }
     }
@@ -350,11 +387,14 @@ async fn token(
     State(x): State<LocalXsuaa>,
     peer: Option<axum::Extension<Option<PeerCertificate>>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let peer = peer.and_then(|axum::Extension(p)| p);
     let mut log = LogFields::default();
-    let result = issue(&x, peer.as_ref(), &headers, &body, &mut log);
+    let result = match body {
+        Ok(body) => issue(&x, peer.as_ref(), &headers, &body, &mut log),
+        Err(rejection) => Err(Refusal::unreadable_body(&rejection, Kind::Json)),
+    };
     finish(result, log)
 }
 
@@ -772,9 +812,12 @@ async fn authorize(State(x): State<LocalXsuaa>, RawQuery(query): RawQuery) -> Re
     finish(result, log)
 }
 
-async fn login(State(x): State<LocalXsuaa>, body: Bytes) -> Response {
+async fn login(State(x): State<LocalXsuaa>, body: Result<Bytes, BytesRejection>) -> Response {
     let mut log = LogFields::default();
-    let result = sign_in(&x, &body, &mut log);
+    let result = match body {
+        Ok(body) => sign_in(&x, &body, &mut log),
+        Err(rejection) => Err(Refusal::unreadable_body(&rejection, Kind::Page)),
+    };
     finish(result, log)
 }
 

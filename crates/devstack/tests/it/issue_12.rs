@@ -4,7 +4,12 @@
 //! and oversized or malformed requests get each stand-in's own error shape, not axum's plain
 //! text.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::Stack;
 use crate::s3_errors::{Answer, raw, send, signed};
@@ -220,4 +225,158 @@ async fn sts_sessions_survive_a_restart() {
     assert_eq!(a.status, 200, "{}", a.text);
     assert!(a.text.contains("local S3"), "{}", a.text);
     again.stack.dev.stop().await;
+}
+
+/// A raw HTTPS/1.1 exchange with `authority`: `head` (request line and headers, without the
+/// final empty line) and `body` as written, then the whole answer as (status, headers, body),
+/// header names in lower case. Panics if no answer comes within ten seconds.
+async fn exchange(
+    ca_pem: &str,
+    authority: &str,
+    head: &str,
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, String) {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(authority).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    let request = format!("{head}\r\nhost: {authority}\r\nconnection: close\r\n\r\n");
+    tls.write_all(request.as_bytes()).await.unwrap();
+    tls.write_all(body).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "no answer to {head:?}");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// A POST of `path` announcing a 3 MB body and sending just over 64 KiB of it: every
+/// stand-in must refuse it once it has read more than its limit, in its own format.
+async fn oversized_post(
+    s: &Stack,
+    origin: &str,
+    path: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let authority = origin.trim_start_matches("https://");
+    let authority = authority.split('/').next().unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 3000000"
+    );
+    exchange(s.dev.ca_pem(), authority, &head, &[b'a'; 64 * 1024 + 1]).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_and_malformed_requests_get_each_stand_ins_error_shape() {
+    let s = Stack::start().await;
+
+    // Credential Store: {"status", "error", "message"}.
+    let (status, headers, body) =
+        oversized_post(&s, s.dev.credstore_url(), "/api/v1/credentials/password").await;
+    assert_eq!(status, 413, "{body}");
+    assert!(header(&headers, "content-type").starts_with("application/json"));
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"], 413, "{body}");
+    assert_eq!(json["error"], "Payload Too Large", "{body}");
+    assert!(
+        json["message"].as_str().unwrap().contains("64 KiB"),
+        "{body}"
+    );
+
+    let b = s.dev.vcap_services()["credstore"][0]["credentials"].clone();
+    let (user, password) = (
+        b["username"].as_str().unwrap(),
+        b["password"].as_str().unwrap(),
+    );
+    let http = s.http();
+    let url = s.dev.credstore_url();
+    for (method, path) in [
+        (reqwest::Method::GET, "password?name=a&name=b"),
+        (reqwest::Method::PUT, "password?name=a"),
+    ] {
+        let r = http
+            .request(method.clone(), format!("{url}/{path}"))
+            .basic_auth(user, Some(password))
+            .header("sapcp-credstore-namespace", "shape")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        assert!((400..500).contains(&status), "{method} {path}: {status}");
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text:?}"));
+        assert_eq!(json["status"], status, "{text}");
+        assert!(
+            json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{text}"
+        );
+    }
+
+    // XSUAA: {"error", "error_description"} on the API, a page on the login form.
+    let uaa = s.uaa_url();
+    let (status, headers, body) = oversized_post(&s, &uaa, "/oauth/token").await;
+    assert_eq!(status, 413, "{body}");
+    assert!(header(&headers, "content-type").starts_with("application/json"));
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], "invalid_request", "{body}");
+    assert!(
+        json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("64 KiB")
+    );
+    let (status, headers, body) = oversized_post(&s, &uaa, "/login.do").await;
+    assert_eq!(status, 413, "{body}");
+    assert!(header(&headers, "content-type").starts_with("text/html"));
+    assert!(body.contains("64 KiB"), "{body}");
+    let r = http.get(format!("{uaa}/oauth/token")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(r.headers().contains_key("allow"));
+    let json: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(json["error"], "method_not_allowed");
+
+    // STS: the ErrorResponse envelope with a request id.
+    let (status, headers, body) = oversized_post(&s, s.dev.sts_url(), "/").await;
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"),
+        "{body}"
+    );
+    assert_eq!(tag(&body, "Code"), Some("RequestEntityTooLarge"), "{body}");
+    assert_eq!(
+        tag(&body, "RequestId"),
+        Some(header(&headers, "x-amzn-requestid"))
+    );
+    s.dev.stop().await;
 }
