@@ -109,6 +109,34 @@ fn prints_urls_users_and_a_masked_binding() {
     assert!(dir.path().join("ca.pem").exists());
 }
 
+/// Issue 12, item 7: logs piped to a file or a parent process carry no ANSI colour codes.
+#[test]
+fn piped_logs_have_no_ansi_escape_codes() {
+    testkit::logs::init();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        bridge()
+            .env_remove("NO_COLOR")
+            .args(["dev", "--exit-after-start"])
+            .args(EPHEMERAL)
+            .arg("--data-dir")
+            .arg(dir.path()),
+        "",
+        true,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.lines().count() > 3,
+        "bridge dev logs at RUST_LOG=trace: {}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("\x1b["),
+        "ANSI escape codes in piped stderr: {:?}",
+        r.stderr.lines().find(|l| l.contains('\x1b'))
+    );
+}
+
 #[test]
 fn serves_the_app_and_stops_cleanly_on_sigterm() {
     testkit::logs::init();
