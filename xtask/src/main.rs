@@ -2,8 +2,9 @@
 //!
 //! - `ci`: everything CI checks, in order: install the pinned third-party test tools
 //!   (idempotently, into the ignored `.tools/`), `cargo fmt --check`, `cargo clippy -D warnings`,
-//!   every test of the workspace, then the secret scan of all test logs. `.ci/run` calls exactly
-//!   this, and it is the README's test command.
+//!   the `bridge` binary as `cargo run -p bridge` builds it, every test of the workspace, then
+//!   the secret scan of all test logs. `.ci/run` calls exactly this, and it is the README's
+//!   test command.
 //! - `install`: only the tool installation step.
 //! - `scan`: only the secret scan (over `target/test-logs`).
 
@@ -100,6 +101,19 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         ],
     )?;
     done("cargo clippy", t);
+
+    // What `cargo run -p bridge` builds, so that the README's first command is instant after
+    // this one. Tests cannot lend it their artifacts: with Cargo's feature resolver 2,
+    // dev-dependencies "do not activate features unless building a target that needs them"
+    // (https://doc.rust-lang.org/cargo/reference/features.html#feature-resolver-version-2), so
+    // the binary alone gets tokio without `test-util`, reqwest without `form` and bitflags
+    // without `std`, and those three plus the 36 crates built on them (hyper, the AWS SDK,
+    // axum, s3s, our async crates, ...) hash differently. Unifying the features by hand in the
+    // workspace's Cargo.toml would put tokio's test clock into production. This step also
+    // proves the binary compiles with its own features alone.
+    let t = step("cargo build -p bridge");
+    cargo(root, &["build", "-p", "bridge", "--locked"])?;
+    done("cargo build -p bridge", t);
 
     let logs = root.join("target").join("test-logs");
     if logs.exists() {
