@@ -256,16 +256,18 @@ impl PrivateKey {
             .as_ref()
             .and_then(serde_json::Value::as_i64)
             .ok_or(JweError::MissingIat)?;
-        if now - iat > policy.max_age_secs {
+        // Saturating: `iat` is any `i64` the sender chose, and `now - i64::MIN` overflows
+        // (a panic in debug builds; found by `cargo xtask soak`, target `jwe`).
+        let age = now.saturating_sub(iat);
+        if age > policy.max_age_secs {
             return Err(JweError::IatExpired {
-                age_secs: now - iat,
+                age_secs: age,
                 max_secs: policy.max_age_secs,
             });
         }
-        if iat - now > policy.max_future_secs {
-            return Err(JweError::IatInFuture {
-                ahead_secs: iat - now,
-            });
+        let ahead = iat.saturating_sub(now);
+        if ahead > policy.max_future_secs {
+            return Err(JweError::IatInFuture { ahead_secs: ahead });
         }
         let wrapped = b64(wrapped, "encrypted key is not base64url")?;
         let iv = b64(iv, "IV is not base64url")?;
@@ -364,6 +366,26 @@ mod tests {
         assert_eq!(
             sk.decrypt(&jwe, IatPolicy::REQUEST, 900),
             Err(JweError::IatInFuture { ahead_secs: 100 })
+        );
+    }
+
+    #[test]
+    fn iat_at_the_ends_of_i64_is_refused_not_overflowed() {
+        let (sk, pk) = pair();
+        let oldest = pk.encrypt(b"x", i64::MIN).unwrap();
+        assert_eq!(
+            sk.decrypt(&oldest, IatPolicy::RESPONSE, 1000),
+            Err(JweError::IatExpired {
+                age_secs: i64::MAX,
+                max_secs: 600
+            })
+        );
+        let newest = pk.encrypt(b"x", i64::MAX).unwrap();
+        assert_eq!(
+            sk.decrypt(&newest, IatPolicy::RESPONSE, -1000),
+            Err(JweError::IatInFuture {
+                ahead_secs: i64::MAX
+            })
         );
     }
 
