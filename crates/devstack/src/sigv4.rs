@@ -442,9 +442,21 @@ fn parse_signed_headers(list: &str) -> Result<Vec<String>, SigV4Error> {
 }
 
 fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, SigV4Error> {
-    NaiveDateTime::parse_from_str(s, DATE_FORMAT)
+    // Exactly `yyyyMMdd'T'HHmmss'Z'` in ASCII. chrono alone is laxer: it skips whitespace
+    // (Unicode whitespace too) before a numeric field, so `202501\u{2003}01T000000Z` parsed and
+    // then broke the byte slicing of the scope check (found by `cargo xtask soak`, target
+    // `sigv4`).
+    let basic = s.len() == 16
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 => b == b'T',
+            15 => b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    basic
+        .then(|| NaiveDateTime::parse_from_str(s, DATE_FORMAT).ok())
+        .flatten()
         .map(|t| t.and_utc())
-        .map_err(|_| {
+        .ok_or_else(|| {
             malformed(format!(
                 "X-Amz-Date must be in the ISO 8601 basic format yyyyMMdd'T'HHmmss'Z', not '{}'",
                 truncate(s, 40)
@@ -473,7 +485,7 @@ fn check_scope(parts: &Parts<'_>, service: &Service<'_>) -> Result<(), SigV4Erro
             service.region
         ));
     }
-    let day = &parts.amz_date[..parts.amz_date.len().min(8)];
+    let day = parts.amz_date.get(..8).unwrap_or(&parts.amz_date);
     if parts.scope_date != day {
         return scope(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
@@ -804,6 +816,49 @@ mod tests {
             check(&h, "20150830T123600Z").unwrap_err(),
             SigV4Error::Missing
         );
+    }
+
+    #[test]
+    fn dates_outside_the_basic_format_are_malformed() {
+        for bad in [
+            "202501\u{2003}01T000000Z",
+            "2025\u{3000}0101T000000Z",
+            " 20250101T000000Z",
+            "20250101T 00000Z",
+            "+20250101T000000Z",
+            "20250101t000000z",
+            "2025-01-01T00:00:00Z",
+            "20251301T000000Z",
+        ] {
+            assert!(
+                matches!(parse_amz_date(bad), Err(SigV4Error::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(parse_amz_date("20241231T235959Z").is_ok());
+        // The presigned form, where the date arrives percent-decoded and may be any UTF-8.
+        let h = HeaderMap::new();
+        let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256\
+            &X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request\
+            &X-Amz-Date=201508%E2%80%8330T123600Z&X-Amz-Expires=60\
+            &X-Amz-SignedHeaders=host&X-Amz-Signature=00";
+        let req = Request {
+            method: "GET",
+            path: "/",
+            query: Some(query),
+            authority: Some("example.amazonaws.com"),
+            headers: &h,
+            payload_hash: EMPTY_SHA256,
+        };
+        let service = Service {
+            name: "service",
+            region: "us-east-1",
+            path_rule: PathRule::NormalizeAndDoubleEncode,
+        };
+        let r = verify(&req, &service, at("20150830T123600Z"), |_| {
+            Some(Key(SECRET, None))
+        });
+        assert!(matches!(r, Err(SigV4Error::Malformed(_))), "{r:?}");
     }
 
     #[test]
