@@ -7,9 +7,15 @@
 //!   test command.
 //! - `install`: only the tool installation step.
 //! - `scan`: only the secret scan (over `target/test-logs`).
+//! - `soak --execs N [--parser NAME]... [--seed S]`: the long property-based soak of every
+//!   parser that takes outside input (`crates/soak`), built with the `soak` profile (release
+//!   plus overflow checks), one process per target; prints executions, crashes and
+//!   executions per second per parser, and fails on any crash. `cargo test` runs a few
+//!   thousand executions of each target; this is for millions.
 
 mod install;
 mod scan;
+mod soak;
 #[cfg(test)]
 mod tidy;
 
@@ -37,8 +43,12 @@ fn task() -> anyhow::Result<()> {
         "ci" => ci(&root),
         "install" => install::all(&root),
         "scan" => scan::run(&root.join("target").join("test-logs")).map(|_| ()),
+        "soak" => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            soak::run(&root, &args)
+        }
         _ => {
-            bail!("usage: cargo xtask <ci|install|scan>");
+            bail!("usage: cargo xtask <ci|install|scan|soak>");
         }
     }
 }
