@@ -4,8 +4,9 @@
 //! **Why not aws-config's `AssumeRoleProvider`:** that provider does not cache at all; caching
 //! is left to the lazy identity cache of whichever SDK client consumes it, which refreshes only
 //! lazily, 10 s (minus jitter) before expiry, with no backoff after failures, no way to keep
-//! serving still-valid credentials through an STS outage, and no counters to watch
-//! (spec aws.md §5.2; users have hit inconsistent caching around it, user-needs §1.7, R5 and R6).
+//! serving still-valid credentials through an STS outage, and no counters to watch (see its
+//! source, <https://docs.rs/crate/aws-config/latest/source/src/sts/assume_role.rs>; users have
+//! hit inconsistent caching around it, awslabs/aws-sdk-rust issues #809 and #629).
 //! Our rules are explicit, and each is tested under a paused `tokio` clock:
 //!
 //! - **Serve from cache** while more than the refresh margin (`refreshMarginSeconds`, default

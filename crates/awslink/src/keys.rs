@@ -1,7 +1,7 @@
 //! [`LongTermKeys`]: the IAM user's long-term access key, read from the SAP Credential Store.
 //!
-//! The key is a *password* credential (spec btp.md §6 C): `username` is the access key id
-//! (`AKIA…`), `value` the secret access key. It is read through the
+//! The key is a *password* credential: `username` is the access key id (`AKIA…`), `value` the
+//! secret access key (docs/protocols.md §Credential shapes and limits). It is read through the
 //! [`credstore::CredentialStore`] trait on every AssumeRole call (about once per session
 //! duration), so a rotated key is picked up without a restart. In production the store is a
 //! [`credstore::CachedStore`] around the HTTP client ([`LongTermKeys::cached`]): its TTL bounds

@@ -4,8 +4,9 @@
 //!
 //! - **Endpoint and region** from [`AwsSettings`]: `https://bucket.<host>` of the `privatelink`
 //!   binding, or `s3Endpoint`, or AWS's regional endpoint. The client's region must be the
-//!   endpoint's region: the SDK signs with it whatever the URL says (spec aws.md §4). The
-//!   endpoint is set on the S3 config only, never on shared config, so it cannot redirect STS.
+//!   endpoint's region: the SDK signs with it whatever the URL says. The endpoint is set on
+//!   the S3 config only, never on shared config, so it cannot redirect STS (both:
+//!   docs/protocols.md §Addressing).
 //! - **Addressing** ([`AwsSettings::path_style`]): virtual-hosted for Private Link (the SDK
 //!   sends to `<bucket>.bucket.<host>`, covered by the endpoint's wildcard DNS name) and for
 //!   AWS; path-style for an `s3Endpoint` (S3-compatible servers on `localhost` or an IP have no
@@ -14,12 +15,13 @@
 //! - **Checksums: `WhenRequired` for requests and responses, on every endpoint.** Since 2025
 //!   the SDK adds a CRC32 to every upload (as an `aws-chunked` body with a trailer for streams,
 //!   with *signed* chunks over plain http) and validates checksums on every download. S3
-//!   clones and emulators reject that form, and it broke presigned PUTs (spec aws.md §3.3;
-//!   user-needs §1.3 item 5 (L24) and §1.7 aws-sdk-rust item 4 (R7): "checksum mode must
-//!   be a deliberate setting"). With `WhenRequired` the SDK sends checksums only where S3
-//!   requires one (e.g. DeleteObjects) and plain bodies otherwise; TLS protects transport and
-//!   the document store computes its own content hashes. The same setting on Private Link and
-//!   on the dev stand-in means the tests exercise what production sends.
+//!   clones and emulators reject that form, and it broke presigned PUTs (awslabs/aws-sdk-rust
+//!   issue #1240, quickwit-oss/quickwit pull request #6541; docs/protocols.md §Checksums), so
+//!   the checksum mode must be a deliberate setting. With `WhenRequired` the SDK sends
+//!   checksums only where S3 requires one (e.g. DeleteObjects) and plain bodies otherwise; TLS
+//!   protects transport and the document store computes its own content hashes. The same
+//!   setting on Private Link and on the dev stand-in means the tests exercise what production
+//!   sends.
 //! - **Timeouts** ([`Timeouts::S3`]): connect, per attempt, per operation.
 //! - **Credentials**: [`RoleCredentials`] with the SDK's identity cache switched off, so our
 //!   cache (refresh margin, backoff, counters) is the only one.

@@ -1,9 +1,9 @@
 //! [`AwsSettings`]: what the bridge needs to know about AWS, read from two bindings:
 //!
-//! - the user-provided config service (default instance name `aws-config`, spec btp.md §6 A;
+//! - the user-provided config service (default instance name `aws-config`, our own convention;
 //!   its JSON keys are listed in the crate doc and in `docs/AWS.md`), and
-//! - the `privatelink` binding (spec btp.md §4), whose wildcard host name becomes the S3
-//!   endpoint `https://bucket.<host>`.
+//! - the `privatelink` binding (docs/protocols.md §Private Link endpoint names), whose
+//!   wildcard host name becomes the S3 endpoint `https://bucket.<host>`.
 //!
 //! Parsing is pure (no IO, no logging). Unknown keys in the config service are an error, so a
 //! misspelt optional key (`externalID`) cannot be silently ignored. Errors name the instance
@@ -236,11 +236,12 @@ impl AwsSettings {
     /// Whether S3 requests use path-style addressing (`https://host/bucket/key`) rather than
     /// virtual-hosted (`https://bucket.host/key`).
     ///
-    /// `forcePathStyle` decides when set. Otherwise: virtual-hosted for Private Link (spec
-    /// aws.md §4: the SDK sends to `<bucket>.bucket.<host>`, which the endpoint's wildcard DNS
-    /// name covers) and for AWS's own endpoint; path-style for an `s3Endpoint` override,
-    /// because S3-compatible servers (the dev stand-in, emulators) are reached by IP address
-    /// or a host name like `localhost` that has no per-bucket subdomains.
+    /// `forcePathStyle` decides when set. Otherwise: virtual-hosted for Private Link (the SDK
+    /// sends to `<bucket>.bucket.<host>`, which the endpoint's wildcard DNS name covers;
+    /// docs/protocols.md §Private Link endpoint names) and for AWS's own endpoint; path-style
+    /// for an `s3Endpoint` override, because S3-compatible servers (the dev stand-in,
+    /// emulators) are reached by IP address or a host name like `localhost` that has no
+    /// per-bucket subdomains.
     pub fn path_style(&self) -> bool {
         self.force_path_style
             .unwrap_or(matches!(self.s3_endpoint, S3Endpoint::Custom(_)))

@@ -8,7 +8,7 @@
 //! the Credential Store cache, the temporary credentials by [`crate::credentials`]), its own
 //! timeouts ([`Timeouts::STS`]), the SDK's standard retries, the region from the settings and
 //! the endpoint `stsEndpoint` or else STS's regional endpoint (STS is not among the services
-//! SAP Private Link documents, spec btp.md §4).
+//! SAP Private Link documents; docs/protocols.md §AssumeRole request).
 
 use std::time::SystemTime;
 

@@ -1,4 +1,5 @@
-//! [`VcapApplication`]: the app's own metadata from `VCAP_APPLICATION` (spec btp.md §2.1).
+//! [`VcapApplication`]: the app's own metadata from `VCAP_APPLICATION` (docs/protocols.md
+//! §VCAP shapes).
 //!
 //! Every field is optional and unknown keys are ignored: the app must start without the
 //! variable (locally), and Cloud Foundry adds keys over time.

@@ -1,5 +1,5 @@
-//! [`CredStoreBinding`]: validated credentials of a `credstore` binding (spec btp.md §2.2,
-//! §3.4, §3.5).
+//! [`CredStoreBinding`]: validated credentials of a `credstore` binding (docs/protocols.md
+//! §Bindings we read and §Credential Store payload encryption).
 
 use url::Url;
 

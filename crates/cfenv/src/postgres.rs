@@ -1,5 +1,5 @@
-//! [`PostgresBinding`]: validated credentials of a PostgreSQL binding (`postgresql-db`,
-//! spec btp.md §2.2).
+//! [`PostgresBinding`]: validated credentials of a PostgreSQL binding (`postgresql-db`, from
+//! PostgreSQL on SAP BTP, hyperscaler option; docs/protocols.md §Bindings we read).
 
 use crate::{Error, Secret, ServiceInstance};
 

@@ -1,5 +1,5 @@
 //! [`PrivateLinkBinding`]: the `privatelink` binding and the S3 endpoints built from it
-//! (spec btp.md §4).
+//! (docs/protocols.md §Private Link endpoint names).
 
 use crate::{Error, Problem, ServiceInstance};
 

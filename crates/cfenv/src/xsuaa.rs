@@ -1,4 +1,5 @@
-//! [`XsuaaBinding`]: validated credentials of an `xsuaa` binding (spec btp.md §1.1).
+//! [`XsuaaBinding`]: validated credentials of an `xsuaa` binding (see docs/protocols.md
+//! §Bindings we read).
 
 use std::fmt;
 

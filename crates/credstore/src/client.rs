@@ -1,6 +1,6 @@
-//! The HTTP client for the SAP Credential Store REST API (spec btp.md §3): basic or mTLS
-//! authentication, the `sapcp-credstore-namespace` header, JWE bodies both ways, conditional
-//! writes, paginated lists, and a timeout on every call.
+//! The HTTP client for the SAP Credential Store REST API: basic or mTLS authentication, the
+//! `sapcp-credstore-namespace` header, JWE bodies both ways, conditional writes, paginated
+//! lists, and a timeout on every call (docs/protocols.md §SAP Credential Store).
 
 use std::time::Duration;
 

@@ -25,7 +25,8 @@ pub use client::{Client, ClientOptions};
 pub use error::Error;
 pub use model::{Credential, CredentialMeta, CredentialType, NewCredential};
 
-/// How a write treats an existing credential (the store's conditional headers, spec §3.1).
+/// How a write treats an existing credential: the store's conditional headers
+/// (docs/protocols.md §Credential Store REST API).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteMode {
     /// Create or overwrite (no header).

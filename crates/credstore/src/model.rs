@@ -1,5 +1,6 @@
-//! Credential shapes: what the Credential Store stores and returns (spec btp.md §3.3), the
-//! input limits it enforces, and the namespace rule (§3.2).
+//! Credential shapes: what the Credential Store stores and returns, the input limits it
+//! enforces, and the namespace rule (docs/protocols.md §Credential shapes and limits and
+//! §Credential Store namespace).
 
 use cfenv::Secret;
 use serde::{Deserialize, Serialize};
@@ -125,7 +126,8 @@ impl NewCredential {
         self
     }
 
-    /// Checks the store's limits (spec btp.md §3.3); errors name the field, never the value.
+    /// Checks the store's limits (docs/protocols.md §Credential shapes and limits); errors name
+    /// the field, never the value.
     pub fn validate(&self, kind: CredentialType) -> Result<(), Error> {
         validate_name(&self.name)?;
         let value = self.value.expose();

@@ -1,5 +1,5 @@
-//! The local SAP Credential Store: the same REST API as the real service (spec btp.md §3) on
-//! loopback, for `bridge dev` and tests.
+//! The local SAP Credential Store: the same REST API as the real service, on loopback, for
+//! `bridge dev` and tests (docs/protocols.md §SAP Credential Store).
 //!
 //! - `GET|POST|DELETE /api/v1/credentials/{password|key}` and `GET /api/v1/credentials/{passwords|keys}`
 //!   (paginated: `content`, `last`, `number`, `totalElements`, `?page=`).
@@ -13,7 +13,7 @@
 //! - Everything is kept in `credstore/store.bin`, sealed by [`crate::vault::Vault`].
 //!
 //! Error bodies are plain JSON `{"status":…,"error":…,"message":…}`. The real service's error
-//! schema is unpublished (spec: UNCONFIRMED); we chose the Spring Boot default shape.
+//! schema is unpublished; we chose the Spring Boot default shape.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

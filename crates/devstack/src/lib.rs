@@ -463,9 +463,9 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
-/// The `aws-config` user-provided service (spec btp.md §6 A, our own convention): where the
-/// app finds the role, the bucket, the STS endpoint and the Credential Store entry that holds
-/// the IAM user's keys. A user-provided instance has no `plan` or `provider`.
+/// The `aws-config` user-provided service (our own convention; `docs/AWS.md`): where the app
+/// finds the role, the bucket, the STS endpoint and the Credential Store entry that holds the
+/// IAM user's keys. A user-provided instance has no `plan` or `provider`.
 fn aws_config_entry(aws: &AwsIdentity, sts_url: &str) -> serde_json::Value {
     let mut entry = service_entry(
         "user-provided",
@@ -491,7 +491,7 @@ fn aws_config_entry(aws: &AwsIdentity, sts_url: &str) -> serde_json::Value {
     entry
 }
 
-/// One `VCAP_SERVICES` entry in Cloud Foundry's shape (spec btp.md §2.1).
+/// One `VCAP_SERVICES` entry in Cloud Foundry's shape (docs/protocols.md §VCAP shapes).
 pub fn service_entry(
     label: &str,
     name: &str,

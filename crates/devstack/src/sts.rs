@@ -1,5 +1,6 @@
-//! The local AWS STS: the Query protocol of `https://sts.{region}.amazonaws.com` (spec aws.md
-//! §1) on its own HTTPS port, for the dev account of [`crate::aws_identity`].
+//! The local AWS STS: the Query protocol of `https://sts.{region}.amazonaws.com`
+//! (docs/protocols.md §AWS STS AssumeRole) on its own HTTPS port, for the dev account of
+//! [`crate::aws_identity`].
 //!
 //! - `POST /` with a form body (what the SDKs send) or `GET /?…`, `Version=2011-06-15`.
 //! - `Action=AssumeRole`: parameters checked as the service model says (`ValidationError`
@@ -13,17 +14,17 @@
 //!   `ProvidedContexts` are not supported and refused with `ValidationError`.
 //! - `Action=GetCallerIdentity`: the caller's `UserId`, `Account` and `Arn`.
 //!
-//! Errors use the §1.5 envelope (`ErrorResponse` / `Error` with `Type`, `Code`, `Message` /
+//! Errors use STS's envelope (`ErrorResponse` / `Error` with `Type`, `Code`, `Message` /
 //! `RequestId`), and every response carries `x-amzn-requestid`. `Refusal` is the one place
 //! where failures become HTTP. Status codes: `InvalidClientTokenId`, `SignatureDoesNotMatch`,
 //! `MissingAuthenticationToken`, `AccessDenied` 403; `IncompleteSignature`, `ValidationError`,
 //! `MalformedPolicyDocument`, `InvalidAction`, `MissingAction` 400. `ExpiredToken` is 403:
-//! the spec leaves its status UNCONFIRMED, but SDK error reports of real STS calls show
+//! AWS documents no status for it, but SDK error reports of real STS calls show
 //! `StatusCode: 403, … api error ExpiredToken` (S3's own `ExpiredToken` is 400). A wrong region
 //! in the credential scope (AWS: "Credential should be scoped to a valid region, not '…'."; we
 //! add the expected region) and clock skew beyond 15 minutes are `SignatureDoesNotMatch` 403,
-//! as at AWS. `MissingAuthenticationToken` is 403, as in AWS's list of common errors;
-//! `IncompleteSignature` 400 likewise (both UNCONFIRMED in the spec).
+//! as at AWS. `MissingAuthenticationToken` is 403 and `IncompleteSignature` 400, as in AWS's
+//! list of common errors (<https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html>).
 //!
 //! Each request is logged once: method, action (known ones only), status, error code, the
 //! caller's ARN and the request id. Parameters, keys, tokens, signatures and bodies are
@@ -256,7 +257,7 @@ async fn handle(
 /// A body axum could not read. AWS documents no STS error for an oversized request (its
 /// common errors, <https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html>,
 /// have none), so this keeps the HTTP status and uses a code of our own choosing
-/// (`RequestEntityTooLarge`, UNCONFIRMED), or `ValidationError` for a cut-off body.
+/// (`RequestEntityTooLarge`), or `ValidationError` for a cut-off body.
 fn unreadable_body(rejection: &BytesRejection) -> Refusal {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Refusal::new(
@@ -587,10 +588,11 @@ fn length(v: &str, min: usize, max: usize, mut report: impl FnMut(&str)) {
     }
 }
 
-/// Whether `caller` may assume `role` (spec aws.md §2.3, `iam::assume_role`): the trust
-/// policy with the caller's ARN and the condition keys `sts:ExternalId` and
-/// `sts:RoleSessionName`, plus the caller's identity policies where the trust policy names only
-/// the account. (A chaining caller's own session policy is not applied here.)
+/// Whether `caller` may assume `role`, by `iam::assume_role`: the trust policy with the
+/// caller's ARN and the condition keys `sts:ExternalId` and `sts:RoleSessionName`, plus the
+/// caller's identity policies where the trust policy names only the account (see
+/// docs/protocols.md §AssumeRole authorization). A chaining caller's own session policy is not
+/// applied here.
 fn trust_allows(role: &Role, caller: &Principal, p: &AssumeRoleParams<'_>) -> bool {
     let mut ctx = caller
         .request("sts:AssumeRole", &role.arn)

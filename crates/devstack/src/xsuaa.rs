@@ -1,5 +1,5 @@
 //! The local XSUAA: an OAuth 2.0 authorization server that issues tokens in XSUAA's exact shapes
-//! (spec btp.md §1.2–§1.4, §6 B) for the app's `xs-security.json`, so that `@sap/xssec`, our
+//! (docs/protocols.md §XSUAA) for the app's `xs-security.json`, so that `@sap/xssec`, our
 //! `xsuaa` crate and any other XSUAA client accept them unchanged.
 //!
 //! - `POST /oauth/token`: `client_credentials` (HTTP Basic, honouring
@@ -354,8 +354,9 @@ impl LocalXsuaa {
             .collect()
     }
 
-    /// The `credentials` of a `binding-secret` `xsuaa` binding (spec btp.md §1.1). It holds
-    /// the client secret: write it only to private files.
+    /// The `credentials` of a `binding-secret` `xsuaa` binding, with the fields of
+    /// docs/protocols.md §Bindings we read. It holds the client secret: write it only to
+    /// private files.
     pub fn binding(&self) -> serde_json::Value {
         let mut c = self.common_binding();
         c["credential-type"] = "binding-secret".into();

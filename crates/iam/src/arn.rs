@@ -2,7 +2,7 @@
 //! operators: `arn:partition:service:region:account:resource`, matched segment by segment,
 //! case-sensitively.
 //!
-//! Rules (spec aws.md §2.1):
+//! Rules (docs/protocols.md §Policy grammar):
 //!
 //! - `"*"` matches everything, including request resources that are not ARNs (the `*` of
 //!   `s3:ListAllMyBuckets`); every other pattern matches ARNs only.

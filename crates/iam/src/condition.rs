@@ -1,7 +1,7 @@
 //! A statement's `Condition` block: `{Operator: {Key: value or [values]}}`, compiled when the
 //! policy is loaded and evaluated against a request's condition keys.
 //!
-//! Semantics (spec aws.md §2.1):
+//! Semantics (docs/protocols.md §Policy grammar):
 //!
 //! - Operators of a block AND; keys of one operator AND; the policy values of one key OR.
 //! - Key names compare case-insensitively; values as the operator says.
@@ -14,11 +14,11 @@
 //!   names are case-sensitive. An unknown operator, or a policy value the operator cannot read
 //!   (a number that is not one, a CIDR that is not one), is an error at load time.
 //!
-//! Missing keys — **our reading of a nuance the spec marks UNCONFIRMED**: when the request has
-//! no value for the key, a positive operator (`StringEquals`, `IpAddress`, …) is false and a
-//! negated one (`StringNotEquals`, `NotIpAddress`, `ArnNotLike`, …) is true; `…IfExists` makes
-//! either true; `ForAnyValue:` is false and `ForAllValues:` true (they quantify over an empty
-//! set). `Null` is true for `"true"` exactly when the key is missing.
+//! Missing keys — **our reading of a nuance IAM's documentation leaves open**: when the
+//! request has no value for the key, a positive operator (`StringEquals`, `IpAddress`, …) is
+//! false and a negated one (`StringNotEquals`, `NotIpAddress`, `ArnNotLike`, …) is true;
+//! `…IfExists` makes either true; `ForAnyValue:` is false and `ForAllValues:` true (they
+//! quantify over an empty set). `Null` is true for `"true"` exactly when the key is missing.
 //!
 //! A request may give a key several values. A plain operator is then true if any request value
 //! matches a policy value; its negation is true if none does. `ForAnyValue:` asks that some

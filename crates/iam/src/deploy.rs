@@ -65,7 +65,8 @@ impl Values<'_> {
                 "must be 3-63 characters of lowercase letters, digits, '.' and '-'",
             ));
         }
-        // AssumeRole's constraint on ExternalId (spec aws.md §1.2).
+        // The external id must meet AssumeRole's constraint on `ExternalId` (AWS STS API
+        // Reference, AssumeRole).
         let external_ok = (2..=1224).contains(&self.external_id.len())
             && self
                 .external_id

@@ -1,6 +1,6 @@
 //! The policy document model: [`PolicyDocument`] and its [`Statement`]s, parsed and checked
-//! against the grammar of spec aws.md §2.1, with every pattern compiled at load time, and
-//! written back as JSON.
+//! against IAM's grammar (docs/protocols.md §Policy grammar), with every pattern compiled at
+//! load time, and written back as JSON.
 //!
 //! Parsing walks a `serde_json::Value` by hand rather than deriving, so that every error names
 //! the element: `Statement[1] (Sid "Read").Action[0]: "s3GetObject" is not of the form

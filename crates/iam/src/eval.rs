@@ -1,5 +1,6 @@
 //! Policy evaluation: a [`RequestContext`] against the policies that apply to it, giving a
-//! [`Decision`] (spec aws.md §2.2), and the `AssumeRole` authorization of §2.3.
+//! [`Decision`], and the `AssumeRole` authorization (docs/protocols.md §Evaluation and
+//! §AssumeRole authorization).
 //!
 //! [`evaluate`], within one account:
 //!
@@ -11,9 +12,9 @@
 //!    principal names the caller (or is `*`); one that names only the caller's *account*
 //!    delegates to the account, whose identity policies must allow too.
 //! 4. A session policy caps: a role session may do only what the role's policies allow **and**
-//!    the session policy allows. This applies to resource-policy grants as well — the spec's
-//!    "never more than the role"; IAM's exception for resource policies that name the session
-//!    ARN itself (UNCONFIRMED in the spec) is not modelled.
+//!    the session policy allows. This applies to resource-policy grants as well, so a session
+//!    never gets more than the role; IAM's exception for resource policies that name the
+//!    session ARN itself (they grant beyond the session policy) is not modelled.
 //! 5. Across accounts (the request's resource ARN names an account, and it is not the caller's)
 //!    the identity policies **and** the resource policy must both allow. S3 ARNs name no
 //!    account, so for S3 the resource policy is always the bucket owner's, taken to be the
@@ -86,8 +87,9 @@ impl RequestContext {
         }
     }
 
-    /// The message of an STS `AccessDenied` error for this request (spec aws.md §1.5):
-    /// `User: {caller} is not authorized to perform: {action} on resource: {resource}`.
+    /// The message of an STS `AccessDenied` error for this request, as in docs/protocols.md
+    /// §AssumeRole errors: `User: {caller} is not authorized to perform: {action} on resource:
+    /// {resource}`.
     pub fn access_denied_message(&self) -> String {
         format!(
             "User: {} is not authorized to perform: {} on resource: {}",
@@ -252,8 +254,8 @@ fn cross_account(ctx: &RequestContext) -> bool {
     }
 }
 
-/// Evaluates a request against the policies that apply to it (spec aws.md §2.2; the rules are
-/// in this module's documentation).
+/// Evaluates a request against the policies that apply to it (the rules are in this module's
+/// documentation and in docs/protocols.md §Evaluation).
 pub fn evaluate(policies: &Evaluation<'_>, ctx: &RequestContext) -> Decision {
     let run = || -> Result<bool, Decision> {
         let identity = scan_identity(policies.identity, ctx)?;
@@ -296,8 +298,8 @@ pub fn trust_allows(trust: &PolicyDocument, ctx: &RequestContext) -> Decision {
     }
 }
 
-/// The full `AssumeRole` authorization (spec aws.md §2.3), from the role's trust policy and the
-/// caller's identity policies:
+/// The full `AssumeRole` authorization (docs/protocols.md §AssumeRole authorization), from the
+/// role's trust policy and the caller's identity policies:
 ///
 /// - any matching `Deny` in either is an explicit deny;
 /// - same account: allowed if the trust policy names the caller, or if it names the caller's

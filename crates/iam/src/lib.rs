@@ -1,4 +1,5 @@
-//! IAM policy documents and their evaluation, for the local STS and S3 (spec aws.md §2).
+//! IAM policy documents and their evaluation, for the local STS and S3; the rules are
+//! summarised in docs/protocols.md §IAM policy evaluation.
 //!
 //! **Architecture invariant:** this crate is pure. It does no IO beyond parsing the strings it
 //! is given (and the deploy files built into it), keeps no state between calls, and never
@@ -31,12 +32,14 @@
 //!
 //! - `document`: [`PolicyDocument`] and [`Statement`], parsed per [`PolicyKind`] with errors
 //!   that name the element; written back with [`PolicyDocument::to_json`].
-//! - `eval`: [`RequestContext`], [`Evaluation`], [`evaluate`] (the order of §2.2),
-//!   [`trust_allows`] and [`assume_role`] (§2.3), [`Decision`].
+//! - `eval`: [`RequestContext`], [`Evaluation`], [`evaluate`] (in IAM's order),
+//!   [`trust_allows`] and [`assume_role`], [`Decision`]; see docs/protocols.md §Evaluation and
+//!   §AssumeRole authorization.
 //! - `condition`: the `Condition` operators; its doc states how missing keys are read.
 //! - `principal`: `Principal` / `NotPrincipal`.
 //! - `pattern`, `arn`, `values`: wildcard patterns, ARN matching, dates and CIDR blocks.
-//! - [`s3`]: S3 operation → action and resource (§2.4), [`s3::bucket_arn`], [`s3::object_arn`].
+//! - [`s3`]: S3 operation → action and resource (docs/protocols.md §S3 actions),
+//!   [`s3::bucket_arn`], [`s3::object_arn`].
 //! - [`template`]: `${Name}` placeholders in policy files.
 //! - [`deploy`]: the files of `deploy/aws/iam/`, built in and loaded with given values.
 //! - `error`: [`PolicyError`].

@@ -1,7 +1,7 @@
 //! A statement's `Principal` / `NotPrincipal`: who a resource-based policy (a bucket policy,
 //! a role's trust policy) speaks about, and whether a request's caller is one of them.
 //!
-//! Forms (spec aws.md §2.1):
+//! Forms (docs/protocols.md §Policy grammar):
 //!
 //! - `"*"`: everyone.
 //! - `{"AWS": …}` with a string or an array of: `"*"` (every AWS principal), a 12-digit account
@@ -17,7 +17,7 @@
 //!
 //! How the caller matched matters ([`Via`]): naming the caller (or `*`) grants directly, while
 //! naming the caller's account delegates to the account, whose identity policies must then
-//! allow too (§2.3).
+//! allow too (docs/protocols.md §AssumeRole authorization).
 
 use serde_json::Value;
 

@@ -1,5 +1,5 @@
-//! S3 operations → the IAM actions and resources they need (spec aws.md §2.4), for the local S3
-//! to authorize every request before it touches a bucket.
+//! S3 operations → the IAM actions and resources they need (docs/protocols.md §S3 actions),
+//! for the local S3 to authorize every request before it touches a bucket.
 //!
 //! Operations are named as `s3s` names them (`ListObjectsV2`, `CreateMultipartUpload`).
 //! [`permissions`] gives the table row; [`checks`] turns it into concrete
@@ -18,8 +18,8 @@
 //! - `DeleteObjects` needs `s3:DeleteObject` on each key of the request: check every key and
 //!   report the denied ones in the response's `Error` entries.
 //! - A `GetObject`/`HeadObject` of a missing key answers 404 only if the caller also has
-//!   `s3:ListBucket` on the bucket, 403 otherwise (§2.4): the emulator asks [`checks`] for
-//!   `ListObjectsV2` to decide.
+//!   `s3:ListBucket` on the bucket, 403 otherwise (docs/protocols.md §S3 error responses): the
+//!   emulator asks [`checks`] for `ListObjectsV2` to decide.
 
 /// What an action is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,7 +63,7 @@ const LIST_MULTIPART_UPLOADS: &[Permission] = &[p("s3:ListBucketMultipartUploads
 const LIST_PARTS: &[Permission] = &[p("s3:ListMultipartUploadParts", Target::Object)];
 const GET_BUCKET_LOCATION: &[Permission] = &[p("s3:GetBucketLocation", Target::Bucket)];
 
-/// Every operation in the table, in the order of spec aws.md §2.4 and the brief.
+/// Every operation in the table.
 pub const OPERATIONS: &[&str] = &[
     "ListBuckets",
     "CreateBucket",

@@ -1,5 +1,5 @@
-//! The XSUAA token client (spec btp.md §1.2): client-credentials tokens with a cache, and the
-//! uncached user grants (`authorization_code`, `refresh_token`).
+//! The XSUAA token client (docs/protocols.md §XSUAA token endpoint): client-credentials tokens
+//! with a cache, and the uncached user grants (`authorization_code`, `refresh_token`).
 //!
 //! - **Secret bindings** (`binding-secret`, `instance-secret`): `POST {url}/oauth/token` with
 //!   `grant_type=client_credentials&client_id=…&client_secret=…` in the form body, the variant

@@ -1,6 +1,6 @@
-//! The `xs-security.json` application security descriptor (spec btp.md §1.7): the model, its
-//! validation, and the `$XSAPPNAME` expansion that turns the descriptor's names into the
-//! scopes found in tokens.
+//! The `xs-security.json` application security descriptor (docs/protocols.md §xs-security.json):
+//! the model, its validation, and the `$XSAPPNAME` expansion that turns the descriptor's names
+//! into the scopes found in tokens.
 //!
 //! Pure: no IO. [`SecurityDescriptor::from_json`] parses and validates a document;
 //! [`expand_xsappname`] and the helpers on [`SecurityDescriptor`] answer the questions an
@@ -43,7 +43,7 @@ pub const KNOWN_GRANT_TYPES: &[&str] = &[
 ];
 
 /// Grant types allowed when the descriptor lists none (UAA's defaults for an XSUAA
-/// `application` client; the exact list is a best guess, spec: UNCONFIRMED).
+/// `application` client; SAP does not document the list, so this is our best guess).
 pub const DEFAULT_GRANT_TYPES: &[&str] = &[
     "authorization_code",
     "client_credentials",
@@ -286,8 +286,9 @@ impl SecurityDescriptor {
         Ok(descriptor)
     }
 
-    /// Checks the rules of spec btp.md §1.7: name characters and lengths, unique names,
-    /// references that resolve, token lifetimes in range, known grant and credential types.
+    /// Checks the descriptor's documented rules (docs/protocols.md §xs-security.json): name
+    /// characters and lengths, unique names, references that resolve, token lifetimes in range,
+    /// known grant and credential types.
     pub fn validate(&self) -> Result<(), DescriptorError> {
         check_name(
             "xsappname",

@@ -11,7 +11,7 @@
 //!   ([`TokenError::is_transient`]). (`descriptor` errors belong to that module.)
 //! - Variants name the check that failed, in the words of `@sap/xssec` 4 where it has one
 //!   (`MissingKidError` → [`ValidationError::MissingKid`], …), so the verdict tables in the
-//!   tests read like the spec.
+//!   tests read like xssec's own.
 //! - **No message ever contains a token, a client secret, a key or a response body.** The only
 //!   text taken from outside is: the token's `alg` value (cut to 32 characters, control
 //!   characters dropped), XSUAA's OAuth `error` and `error_description` fields (cut to 200

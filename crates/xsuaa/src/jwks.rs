@@ -1,5 +1,5 @@
 //! XSUAA's token signing keys: the JWK types, the [`KeySource`] seam the validator reads keys
-//! through, and [`JwksCache`], the production source (spec btp.md §1.3).
+//! through, and [`JwksCache`], the production source (docs/protocols.md §XSUAA signing keys).
 //!
 //! - [`Jwk`] / [`JwkSet`]: RSA (`n`, `e`) and EC (`crv`, `x`, `y`) public keys. A leading zero
 //!   byte in `n` (real XSUAA sends `AL…`) is tolerated; the PEM `value` member is ignored.

@@ -4,10 +4,10 @@
 //!
 //! Written by hand instead of using the `jsonwebtoken` crate, for two reasons:
 //!
-//! - We must reach exactly the verdicts of `@sap/xssec` 4 (spec btp.md §1.5), in its order
-//!   (`exp`, `nbf`, audience, then `kid`, key and algorithm), including ES512, which
-//!   `jsonwebtoken` does not support, and including xssec's audience rule. A general-purpose
-//!   library decides the order and the error kinds itself.
+//! - We must reach exactly the verdicts of `@sap/xssec` 4, in its order (`exp`, `nbf`,
+//!   audience, then `kid`, key and algorithm; docs/protocols.md §XSUAA token validation),
+//!   including ES512, which `jsonwebtoken` does not support, and including xssec's audience
+//!   rule. A general-purpose library decides the order and the error kinds itself.
 //! - We want to be *stricter* than xssec on malformed input, and to never panic on it. xssec
 //!   accepts a trailing extra segment, padded or non-base64url parts and throws internal errors
 //!   (HTTP 500) on a two-part token or a `null` header. Here every one of those is

@@ -1,5 +1,5 @@
-//! Validation of XSUAA access tokens with the verdicts of `@sap/xssec` 4 (spec btp.md §1.5),
-//! and the scope checks on a validated [`Token`].
+//! Validation of XSUAA access tokens with the verdicts of `@sap/xssec` 4, and the scope checks
+//! on a validated [`Token`] (docs/protocols.md §XSUAA token validation).
 //!
 //! [`Validator::validate`] checks, in xssec 4's order, stopping at the first failure:
 //!

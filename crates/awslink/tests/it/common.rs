@@ -23,7 +23,8 @@ pub(crate) fn fixture(name: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
-/// The spec's example `VCAP_SERVICES` (btp.md §6 A).
+/// The sample `VCAP_SERVICES` of `tests/data/vcap_services.json`: every binding the bridge
+/// reads, in Cloud Foundry's shapes (docs/protocols.md §Bindings we read).
 pub(crate) fn spec_vcap() -> Vcap {
     Vcap::from_json(&fixture("vcap_services.json"), "VCAP_SERVICES").unwrap()
 }

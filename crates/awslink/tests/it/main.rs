@@ -17,5 +17,5 @@ mod local_s3;
 mod moto;
 /// The S3 client's endpoint, addressing and checksum settings (offline, via presigning).
 mod s3;
-/// `AwsSettings::from_vcap`: the spec's VCAP document, defaults, errors naming fields.
+/// `AwsSettings::from_vcap`: the sample VCAP document, defaults, errors naming fields.
 mod settings;

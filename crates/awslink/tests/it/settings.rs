@@ -1,4 +1,4 @@
-//! `AwsSettings::from_vcap`: the spec's example document, defaults, Private Link selection,
+//! `AwsSettings::from_vcap`: the sample VCAP document, defaults, Private Link selection,
 //! and errors that name the instance and the field but never a value.
 
 use std::time::Duration;

@@ -19,7 +19,7 @@ use crate::common::Setup;
 const STRICTER: &[(&str, &str)] = &[
     (
         "oversized",
-        "tokens must stay under 16 KiB (spec §1.4); xssec validates any size",
+        "tokens must stay under 16 KiB (docs/protocols.md §XSUAA token claims); xssec takes any",
     ),
     (
         "extra_segment",

@@ -1,5 +1,5 @@
-//! Token claims in XSUAA's shapes (spec btp.md §1.4 and the real token in §6 B): the JOSE
-//! header, access-token claims for client and user grants, and the OpenID Connect ID token.
+//! Token claims in XSUAA's shapes (docs/protocols.md §XSUAA token claims): the JOSE header,
+//! access-token claims for client and user grants, and the OpenID Connect ID token.
 //!
 //! `scope` is a JSON array (clients such as `@sap/xssec` match scopes with `includes`, which on
 //! a string would be a substring match); `aud` is the application prefix of every scope plus

@@ -291,7 +291,7 @@ impl Reply {
         tag(&self.text, name).unwrap_or_else(|| panic!("no <{name}> in {}", self.text))
     }
 
-    /// Asserts an error answer: status, code, and the §1.5 envelope.
+    /// Asserts an error answer: status, code, and STS's `ErrorResponse` envelope.
     pub fn assert_error(&self, status: u16, code: &str) -> &str {
         assert_eq!(self.status, status, "{}", self.text);
         assert_eq!(self.tag("Code"), code, "{}", self.text);

@@ -1,5 +1,6 @@
-//! Token contents in XSUAA's exact shapes (spec btp.md §1.4, §6 B): the header, client and user
-//! claims, role collections → scopes, a users file, and minting custom tokens for tests.
+//! Token contents in XSUAA's exact shapes (docs/protocols.md §XSUAA token claims): the header,
+//! client and user claims, role collections → scopes, a users file, and minting custom tokens
+//! for tests.
 
 use serde_json::{Value, json};
 

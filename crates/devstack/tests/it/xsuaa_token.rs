@@ -1,6 +1,6 @@
 //! The local XSUAA's token endpoint over real HTTPS: client authentication (form fields, Basic,
 //! Basic with `X-CF-ENCODED-CREDENTIALS`, mTLS), the token response, and the exact error
-//! answers (spec btp.md §1.2).
+//! answers (docs/protocols.md §XSUAA token endpoint).
 
 use cfenv::{Vcap, XsuaaCredentialType};
 use devstack::xsuaa::ClientSpec;

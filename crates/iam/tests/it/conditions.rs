@@ -1,6 +1,6 @@
 //! Every condition operator, with `IfExists`, `ForAnyValue:`/`ForAllValues:`, multi-valued
-//! keys, missing keys (positive operators false, negated ones true — our reading of the
-//! UNCONFIRMED nuance), key names case-insensitive, and policy variables.
+//! keys, missing keys (positive operators false, negated ones true — our reading of a nuance
+//! IAM's documentation leaves open), key names case-insensitive, and policy variables.
 
 use serde_json::{Value, json};
 

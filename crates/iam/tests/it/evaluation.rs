@@ -1,5 +1,6 @@
-//! The evaluation order of spec §2.2: implicit deny by default, explicit deny wins over any
-//! allow, identity ∪ resource policy, session policies cap, cross-account needs both.
+//! IAM's evaluation order (docs/protocols.md §Evaluation): implicit deny by default, explicit
+//! deny wins over any allow, identity ∪ resource policy, session policies cap, cross-account
+//! needs both.
 
 use iam::{Decision, Evaluation, PolicyDocument, PolicyKind, RequestContext, evaluate};
 use serde_json::json;

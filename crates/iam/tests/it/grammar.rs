@@ -1,5 +1,5 @@
-//! The policy grammar (spec §2.1): every element's errors, by path and message — the text the
-//! local STS returns as `MalformedPolicyDocument`.
+//! The policy grammar (docs/protocols.md §Policy grammar): every element's errors, by path and
+//! message — the text the local STS returns as `MalformedPolicyDocument`.
 
 use iam::PolicyKind::{self, Identity, Resource, Trust};
 use iam::{PolicyDocument, PolicyError, Version};

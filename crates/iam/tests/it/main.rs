@@ -13,7 +13,7 @@ mod common;
 mod conditions;
 /// The files of `deploy/aws/iam/`, rendered, loaded, and evaluated for every S3 operation.
 mod deploy;
-/// The evaluation order of spec §2.2: explicit deny, implicit deny, unions and caps.
+/// IAM's evaluation order: explicit deny, implicit deny, unions and caps.
 mod evaluation;
 /// Malformed documents and odd requests never panic.
 mod fuzz;
@@ -25,5 +25,5 @@ mod matching;
 mod roundtrip;
 /// The S3 operation → action table.
 mod s3;
-/// `AssumeRole` authorization (spec §2.3): trust policies, external ids, account trust.
+/// `AssumeRole` authorization: trust policies, external ids, account trust.
 mod trust;

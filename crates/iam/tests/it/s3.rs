@@ -1,4 +1,5 @@
-//! The S3 operation → action and resource table (spec §2.4) and the checks built from it.
+//! The S3 operation → action and resource table (docs/protocols.md §S3 actions) and the checks
+//! built from it.
 
 use iam::s3::{self, Check, Permission, Target};
 

@@ -1,5 +1,6 @@
-//! `AssumeRole` authorization (spec §2.3): a trust policy naming the user suffices; one
-//! naming the account needs an identity policy too; external ids; denials; cross-account.
+//! `AssumeRole` authorization (docs/protocols.md §AssumeRole authorization): a trust policy
+//! naming the user suffices; one naming the account needs an identity policy too; external
+//! ids; denials; cross-account.
 
 use iam::{Decision, PolicyDocument, PolicyKind, RequestContext, assume_role, trust_allows};
 use serde_json::{Value, json};

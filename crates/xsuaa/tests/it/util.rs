@@ -169,8 +169,8 @@ pub struct Mint {
 }
 
 impl Mint {
-    /// A client-credentials token of our own client, shaped like spec btp.md §6 B, valid for
-    /// an hour, signed RS256 with `rsa-1`.
+    /// A client-credentials token of our own client, with the claims of a real XSUAA token
+    /// (docs/protocols.md §XSUAA token claims), valid for an hour, signed RS256 with `rsa-1`.
     pub fn cc() -> Self {
         let Value::Object(header) = json!({
             "alg": "RS256",
