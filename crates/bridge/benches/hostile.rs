@@ -85,8 +85,10 @@ async fn run(dev: &DevStack) {
     let round_n = env_n("BENCH_ROUND", 3000);
     let (app, _) = start_app(dev).await;
     let app = Arc::new(app);
+    // Redirects are not followed: the sign-in redirect would lead to the local XSUAA.
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(WIDTH)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
     let token = read_token(dev).await;

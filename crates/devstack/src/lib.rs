@@ -102,6 +102,9 @@ pub struct DevConfig {
     /// Test knob: STS sessions last this long whatever `DurationSeconds` asks for (see
     /// [`aws_identity::AwsIdentityConfig::session_lifetime`]). `None` (the default): as asked.
     pub aws_session_lifetime: Option<Duration>,
+    /// The connection limits of every stand-in (default [`tls::server_limits`]); tests of slow
+    /// clients shorten them.
+    pub limits: httpserve::Limits,
 }
 
 impl DevConfig {
@@ -125,6 +128,7 @@ impl DevConfig {
             aws_bucket: aws_identity::DEFAULT_BUCKET.to_owned(),
             aws_clock: None,
             aws_session_lifetime: None,
+            limits: tls::server_limits(),
         }
     }
 
@@ -187,10 +191,17 @@ impl DevStack {
             key_grace: config.xsuaa_key_grace,
         })?;
 
+        let limits = config.limits;
         let router = credstore.router();
         let server_tls = tls.clone();
         services.start(Service::CredStore, credstore_listener, move |l, stop| {
-            Box::pin(tls::serve_tls(l, router.clone(), server_tls.clone(), stop))
+            Box::pin(tls::serve_tls(
+                l,
+                router.clone(),
+                server_tls.clone(),
+                limits,
+                stop,
+            ))
         });
         let aws = AwsIdentity::open(&AwsIdentityConfig {
             dir: data_dir.join("aws"),
@@ -215,11 +226,17 @@ impl DevStack {
         let router = xsuaa.router();
         let server_tls = tls.clone();
         services.start(Service::Xsuaa, xsuaa_listener, move |l, stop| {
-            Box::pin(tls::serve_tls(l, router.clone(), server_tls.clone(), stop))
+            Box::pin(tls::serve_tls(
+                l,
+                router.clone(),
+                server_tls.clone(),
+                limits,
+                stop,
+            ))
         });
         let router = LocalSts::new(aws.clone()).router();
         services.start(Service::Sts, sts_listener, move |l, stop| {
-            Box::pin(tls::serve_tls(l, router.clone(), tls.clone(), stop))
+            Box::pin(tls::serve_tls(l, router.clone(), tls.clone(), limits, stop))
         });
 
         let pl_host = s3::private_link_host(aws.region());
@@ -236,7 +253,7 @@ impl DevStack {
         let s3_tls = ca.server_config(&s3_name_refs)?;
         let local_s3 = s3.clone();
         services.start(Service::S3, s3_listener, move |l, stop| {
-            Box::pin(s3::serve(l, local_s3.clone(), s3_tls.clone(), stop))
+            Box::pin(s3::serve(l, local_s3.clone(), s3_tls.clone(), limits, stop))
         });
         let s3_url = format!("https://{}", authority(&host, s3_port));
         let private_link_host = format!("{pl_host}:{s3_port}");

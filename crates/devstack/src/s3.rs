@@ -196,6 +196,17 @@ impl LocalS3Service {
     ) -> BoxFuture<'static, Result<HttpResponse, HttpError>> {
         let request_id = request_id();
         let resource = resource_of(&self.hosts, req.headers(), req.uri());
+        // On the service itself (no bucket) S3 knows only GET (ListBuckets).
+        let on_service = resource.is_none()
+            && !matches!(
+                *req.method(),
+                hyper::Method::GET | hyper::Method::HEAD | hyper::Method::OPTIONS
+            );
+        if !is_s3_method(req.method()) || on_service {
+            let mut resp = method_not_allowed(req.method());
+            complete(&mut resp, &request_id, resource.as_deref());
+            return Box::pin(async move { Ok(resp) });
+        }
         let fut = call(req);
         Box::pin(async move {
             let mut resp = fut.await?;
@@ -236,6 +247,36 @@ where
         let mut inner = self.inner.clone();
         self.wrap(req, move |req| tower::Service::call(&mut inner, req))
     }
+}
+
+/// The methods S3's REST API uses; any other is answered 405 `MethodNotAllowed`, as S3 does
+/// (s3s answers 501 `NotImplemented`, which tells a client the server is at fault).
+fn is_s3_method(method: &hyper::Method) -> bool {
+    use hyper::Method as M;
+    [M::GET, M::HEAD, M::PUT, M::POST, M::DELETE, M::OPTIONS].contains(method)
+}
+
+/// S3's answer to a method it does not know (the `Method` element names it, cut and made safe
+/// for XML: a method is a token, but a long one need not be echoed whole).
+fn method_not_allowed(method: &hyper::Method) -> HttpResponse {
+    let name: String = method
+        .as_str()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(32)
+        .collect();
+    let doc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>MethodNotAllowed</Code>\
+         <Message>The specified method is not allowed against this resource.</Message>\
+         <Method>{name}</Method></Error>"
+    );
+    let mut resp = HttpResponse::new(s3s::Body::from(doc));
+    *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/xml"),
+    );
+    resp
 }
 
 /// A new request id: 16 upper-case hex digits, the shape of S3's `x-amz-request-id`.
@@ -666,20 +707,21 @@ fn page_buckets(
     })
 }
 
-/// Serves `s3` over TLS on `listener` until `shutdown` resolves (`httpserve`, with the
-/// stand-ins' limits). s3s runs with tracing off (see the module doc); each request is logged
-/// here, at info, through the dispatcher of the caller: method, path (bucket and key, never a
-/// query string, which may hold a presigned URL's signature), status and duration.
+/// Serves `s3` over TLS on `listener` under `limits` until `shutdown` resolves (`httpserve`).
+/// s3s runs with tracing off (see the module doc); each request is logged here, at info,
+/// through the dispatcher of the caller: method, path (bucket and key, never a query string,
+/// which may hold a presigned URL's signature), status and duration.
 pub async fn serve(
     listener: TcpListener,
     s3: LocalS3,
     config: Arc<ServerConfig>,
+    limits: httpserve::Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let outer = tracing::dispatcher::get_default(Clone::clone);
     let limits = httpserve::Limits {
         quiet: true,
-        ..crate::tls::server_limits()
+        ..limits
     };
     httpserve::serve(
         listener,

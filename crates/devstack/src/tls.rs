@@ -178,23 +178,21 @@ pub fn server_limits() -> httpserve::Limits {
     }
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` resolves. Each request carries the
+/// Serves `app` over TLS on `listener` under `limits` until `shutdown` resolves. Each request carries the
 /// connection's verified client certificate, if any, as an `Extension<Option<PeerCertificate>>`.
 pub async fn serve_tls(
     listener: TcpListener,
     app: Router,
     config: Arc<ServerConfig>,
+    limits: httpserve::Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     httpserve::serve(
         listener,
         httpserve::Transport::Tls(config),
-        server_limits(),
+        limits,
         move |peer| {
-            let cert = peer
-                .client_cert
-                .clone()
-                .map(|der| PeerCertificate { der });
+            let cert = peer.client_cert.clone().map(|der| PeerCertificate { der });
             app.clone().layer(axum::Extension(cert))
         },
         shutdown,

@@ -238,12 +238,8 @@ async fn tls_connection<M, S, B>(
 }
 
 /// Serves one connection until it closes, is idle too long, or shutdown asks it to finish.
-async fn connection<I, S, B>(
-    io: I,
-    service: S,
-    limits: Limits,
-    mut stopping: watch::Receiver<bool>,
-) where
+async fn connection<I, S, B>(io: I, service: S, limits: Limits, mut stopping: watch::Receiver<bool>)
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
@@ -263,7 +259,9 @@ async fn connection<I, S, B>(
         inner: TowerToHyperService::new(service),
         activity: activity.clone(),
     };
-    let mut builder = Builder::new(Executor { quiet: limits.quiet });
+    let mut builder = Builder::new(Executor {
+        quiet: limits.quiet,
+    });
     builder
         .http1()
         .timer(TokioTimer::new())

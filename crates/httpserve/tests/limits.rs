@@ -22,15 +22,13 @@ struct Server {
 
 impl Server {
     async fn start(limits: Limits) -> Self {
-        let router = Router::new()
-            .route("/", get(|| async { "ok" }))
-            .route(
-                "/slow",
-                get(|| async {
-                    tokio::time::sleep(Duration::from_millis(1500)).await;
-                    "slow"
-                }),
-            );
+        let router = Router::new().route("/", get(|| async { "ok" })).route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                "slow"
+            }),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -85,7 +83,10 @@ async fn until_closed(conn: &mut TcpStream, within: Duration) -> (String, Durati
             Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
         }
     }
-    (String::from_utf8_lossy(&out).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
 }
 
 async fn request(conn: &mut TcpStream, path: &str) -> String {
@@ -101,12 +102,20 @@ async fn request(conn: &mut TcpStream, path: &str) -> String {
 async fn headers_that_never_finish_are_closed() {
     let s = Server::start(limits()).await;
     let mut slow = TcpStream::connect(s.addr).await.unwrap();
-    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let mut silent = TcpStream::connect(s.addr).await.unwrap();
     let (_, took) = until_closed(&mut slow, Duration::from_secs(5)).await;
-    assert!(took < Duration::from_secs(3), "slow headers closed: {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "slow headers closed: {took:?}"
+    );
     let (_, took) = until_closed(&mut silent, Duration::from_secs(5)).await;
-    assert!(took < Duration::from_secs(3), "silent client closed: {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "silent client closed: {took:?}"
+    );
     s.shut_down().await;
 }
 
@@ -115,7 +124,8 @@ async fn a_byte_at_a_time_does_not_keep_headers_open() {
     let s = Server::start(limits()).await;
     let mut conn = TcpStream::connect(s.addr).await.unwrap();
     let started = Instant::now();
-    let line = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let line =
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut closed = false;
     for b in line {
         if conn.write_all(&[*b]).await.is_err() {
@@ -169,7 +179,9 @@ async fn the_connection_limit_holds_further_clients_back() {
     assert!(request(&mut a, "/").await.starts_with("HTTP/1.1 200"));
     // The third connects (the kernel's backlog) but is not served while two are open.
     let mut c = TcpStream::connect(s.addr).await.unwrap();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = [0u8; 256];
     assert!(
         tokio::time::timeout(Duration::from_millis(500), c.read(&mut buf))

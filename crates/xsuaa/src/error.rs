@@ -60,6 +60,12 @@ pub enum ValidationError {
     /// XSUAA's signing keys could not be fetched (and none are cached). Not the client's fault.
     #[error("signing keys unavailable: {0}")]
     KeysUnavailable(String),
+    /// The token names an identity zone whose keys are not cached, while fetches for new zones
+    /// are at their limit. The zone comes from the unverified token, so this is what a flood
+    /// of made-up zones gets: a 401, not a 503 (the fault is not XSUAA's, and nothing is
+    /// fetched). A real token of a new tenant succeeds once the flood subsides.
+    #[error("the token's identity zone is not known yet and new zones are being fetched too often")]
+    ZoneNotAdmitted,
 }
 
 impl ValidationError {
@@ -90,6 +96,7 @@ impl ValidationError {
             Self::UnsupportedAlgorithm(_) => "The token algorithm is not supported",
             Self::InvalidSignature => "The token signature is invalid",
             Self::KeysUnavailable(_) => "The token signing keys are temporarily unavailable",
+            Self::ZoneNotAdmitted => "The token identity zone is not known yet; try again shortly",
         }
     }
 }

@@ -20,7 +20,9 @@
 //!     `min_refetch_interval`;
 //!   - the zone id comes from the (unverified) token, so zones are bounded: at most
 //!     [`JwksOptions::max_zones`] are remembered, and fetches for zones with no cached set
-//!     are limited to [`JwksOptions::max_new_zone_fetches`] per `min_refetch_interval`.
+//!     are limited to [`JwksOptions::max_new_zone_fetches`] per `min_refetch_interval`;
+//!     beyond that a token naming a new zone is refused as
+//!     [`ValidationError::ZoneNotAdmitted`] (401: the zone is the unverified token's claim).
 //!
 //! Time is `tokio::time`, so tests run the cache under a paused clock.
 
@@ -631,9 +633,7 @@ impl JwksCache {
             return answer;
         }
         if zone.set.is_none() && !self.admit_new_zone(now) {
-            return Err(ValidationError::KeysUnavailable(
-                "too many key fetches for new identity zones; try again shortly".into(),
-            ));
+            return Err(ValidationError::ZoneNotAdmitted);
         }
         zone.last_attempt = Some(now);
         self.fetches.fetch_add(1, Ordering::Relaxed);

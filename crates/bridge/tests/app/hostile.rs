@@ -296,3 +296,67 @@ async fn issue_12_a_half_sent_request_does_not_block_shutdown() {
     );
     s.stop().await;
 }
+
+/// Floods of made-up key ids and session cookies: every one a 401 (or the sign-in redirect for
+/// a browser), none a 5xx, and the app answers normally afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn floods_of_unknown_kids_and_forged_sessions_are_refused_cheaply() {
+    let s = Setup::start().await;
+    let http = s.http();
+    let header = s.dev.xsuaa().jwt_header(None);
+    let claims = s.dev.xsuaa().client_claims(&s.xsuaa.clientid).unwrap();
+    let kids = (0..500).map(|i| {
+        let http = http.clone();
+        let app = s.app.clone();
+        let mut h = header.clone();
+        h["kid"] = format!("made-up-{i}").into();
+        let jwt = s.dev.xsuaa().sign_jwt(&h, &claims, None).unwrap();
+        testkit::logs::secret(&jwt);
+        async move {
+            http.get(format!("{app}/jobs/ping"))
+                .bearer_auth(jwt)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_join(kids, 16).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    let sessions = (0..500).map(|i| {
+        let http = http.clone();
+        let app = s.app.clone();
+        async move {
+            let api = http
+                .get(format!("{app}/api/me"))
+                .header(COOKIE, format!("bridge_session=forged-{i}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            let page = http
+                .get(format!("{app}/"))
+                .header(COOKIE, format!("bridge_session=forged-{i}"))
+                .header("accept", "text/html")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            (api, page)
+        }
+    });
+    let statuses = futures_join(sessions, 16).await;
+    assert!(statuses.iter().all(|s| *s == (401, 303)), "{statuses:?}");
+    let token = s.app_token().await;
+    let r = http
+        .get(format!("{}/jobs/ping", s.app))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}

@@ -17,6 +17,8 @@ mod control;
 mod credstore_api;
 /// Raw protocol checks: bad JWE, expired `iat`, plaintext bodies, missing headers.
 mod credstore_protocol;
+/// Hostile clients against every stand-in: made-up methods, silent and slow clients, shutdown.
+mod hostile;
 /// Issue 12, item 7: ListBuckets order, S3 error documents, STS sessions across a restart,
 /// oversized and malformed requests in each stand-in's error shape.
 mod issue_12;
