@@ -2,9 +2,13 @@
 //!
 //! - `ci`: everything CI checks, in order: install the pinned third-party test tools
 //!   (idempotently, into the ignored `.tools/`), `cargo fmt --check`, `cargo clippy -D warnings`,
-//!   the `bridge` binary as `cargo run -p bridge` builds it, every test of the workspace, then
+//!   the deployed build of `bridge` (without `dev`: no dev commands, GLIBC ≤ 2.34), the `bridge`
+//!   binary as `cargo run -p bridge` builds it, every test of the workspace, then
 //!   the secret scan of all test logs. `.ci/run` calls exactly this, and it is the README's
 //!   test command.
+//! - `dist`: the release artifacts, checked (`dist.rs`): `dist/cf/bridge` without the dev
+//!   stack, its highest GLIBC version (≤ 2.34), its size, and a smoke start from a
+//!   `VCAP_SERVICES` file alone.
 //! - `install`: only the tool installation step.
 //! - `scan`: only the secret scan (over `target/test-logs`).
 //! - `soak --execs N [--parser NAME]... [--seed S]`: the long property-based soak of every
@@ -13,6 +17,7 @@
 //!   executions per second per parser, and fails on any crash. `cargo test` runs a few
 //!   thousand executions of each target; this is for millions.
 
+mod dist;
 mod install;
 mod scan;
 mod soak;
@@ -41,6 +46,7 @@ fn task() -> anyhow::Result<()> {
     let root = root();
     match task.as_str() {
         "ci" => ci(&root),
+        "dist" => dist::run(&root),
         "install" => install::all(&root),
         "scan" => scan::run(&root.join("target").join("test-logs")).map(|_| ()),
         "soak" => {
@@ -48,7 +54,7 @@ fn task() -> anyhow::Result<()> {
             soak::run(&root, &args)
         }
         _ => {
-            bail!("usage: cargo xtask <ci|install|scan|soak>");
+            bail!("usage: cargo xtask <ci|dist|install|scan|soak>");
         }
     }
 }
@@ -60,17 +66,17 @@ fn root() -> PathBuf {
 }
 
 #[allow(clippy::print_stdout)]
-fn step(name: &str) -> Instant {
+pub(crate) fn step(name: &str) -> Instant {
     println!("==> {name}");
     Instant::now()
 }
 
 #[allow(clippy::print_stdout)]
-fn done(name: &str, started: Instant) {
+pub(crate) fn done(name: &str, started: Instant) {
     println!("<== {name} ({:.1} s)", started.elapsed().as_secs_f64());
 }
 
-fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(cargo).args(args).current_dir(root))
 }
@@ -121,6 +127,10 @@ fn ci(root: &Path) -> anyhow::Result<()> {
     // axum, s3s, our async crates, ...) hash differently. Unifying the features by hand in the
     // workspace's Cargo.toml would put tokio's test clock into production. This step also
     // proves the binary compiles with its own features alone.
+    let t = step("bridge without dev (the deployed build)");
+    dist::ci_check(root)?;
+    done("bridge without dev (the deployed build)", t);
+
     let t = step("cargo build -p bridge");
     cargo(root, &["build", "-p", "bridge", "--locked"])?;
     done("cargo build -p bridge", t);

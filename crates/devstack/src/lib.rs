@@ -15,6 +15,7 @@
 //!   login page, refresh tokens, JWKS with key rotation) for the app's `xs-security.json`.
 //! - [`vault`]: encryption at rest for stored secrets.
 //! - [`files`]: private (0600), atomically replaced files in the data directory.
+//! - [`layout`]: where everything lives in the data directory (also for `bridge rotate-keys`).
 //! - [`control`]: stopping, hanging and restarting single stand-ins (fault tests).
 //! - [`error`]: start-up errors.
 //!
@@ -26,6 +27,7 @@ pub mod control;
 pub mod credstore;
 pub mod error;
 pub mod files;
+pub mod layout;
 pub mod s3;
 pub mod sigv4;
 pub mod sts;
@@ -166,7 +168,7 @@ impl DevStack {
         files::ensure_private_dir(&data_dir)?;
         let ca = DevCa::load_or_create(&data_dir)?;
         let credstore = LocalCredStore::open(&CredStoreConfig {
-            dir: data_dir.join("credstore"),
+            dir: layout::credstore_dir(&data_dir),
             page_size: config.credstore_page_size,
         })?;
 
@@ -184,7 +186,7 @@ impl DevStack {
             authority(&host, credstore_port)
         );
         let xsuaa = LocalXsuaa::open(&XsuaaConfig {
-            dir: data_dir.join("xsuaa"),
+            dir: layout::xsuaa_dir(&data_dir),
             url: format!("https://{}", authority(&host, xsuaa_port)),
             descriptor_path: config.xs_security_path.as_deref().map(absolute),
             users_path: config.users_path.as_deref().map(absolute),
@@ -204,7 +206,7 @@ impl DevStack {
             ))
         });
         let aws = AwsIdentity::open(&AwsIdentityConfig {
-            dir: data_dir.join("aws"),
+            dir: layout::aws_dir(&data_dir),
             region: config.aws_region.clone(),
             bucket: config.aws_bucket.clone(),
             clock: config
@@ -242,7 +244,7 @@ impl DevStack {
         let pl_host = s3::private_link_host(aws.region());
         let s3 = s3::LocalS3::open(
             &s3::LocalS3Config {
-                dir: data_dir.join("s3"),
+                dir: layout::s3_dir(&data_dir),
                 virtual_host_domains: vec![format!("bucket.{pl_host}"), pl_host.clone()],
             },
             aws.clone(),
@@ -314,12 +316,12 @@ impl DevStack {
 
     /// Where the generated `VCAP_SERVICES` was written (mode 0600).
     pub fn vcap_path(&self) -> PathBuf {
-        self.data_dir.join("vcap-services.json")
+        layout::vcap_services(&self.data_dir)
     }
 
     /// The dev CA certificate file clients must trust.
     pub fn ca_path(&self) -> PathBuf {
-        self.data_dir.join("ca.pem")
+        layout::ca_cert(&self.data_dir)
     }
 
     /// The dev CA certificate (PEM).

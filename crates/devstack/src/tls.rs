@@ -62,8 +62,8 @@ fn tls_err(e: impl std::fmt::Display) -> DevError {
 impl DevCa {
     /// Loads the CA from `dir`, or creates it there on first use.
     pub fn load_or_create(dir: &Path) -> Result<Self, DevError> {
-        let cert_path = dir.join("ca.pem");
-        let key_path = dir.join("ca-key.pem");
+        let cert_path = crate::layout::ca_cert(dir);
+        let key_path = crate::layout::ca_key(dir);
         if cert_path.exists() && key_path.exists() {
             let cert_pem = files::read_string(&cert_path)?;
             let key = KeyPair::from_pem(&files::read_string(&key_path)?).map_err(|e| {

@@ -264,7 +264,7 @@ impl LocalXsuaa {
             }
         };
 
-        let admin_secret_path = config.dir.join("admin-secret");
+        let admin_secret_path = crate::layout::xsuaa_admin_secret(&config.dir);
         let admin_secret = if admin_secret_path.exists() {
             files::read_string(&admin_secret_path)?.trim().to_owned()
         } else {

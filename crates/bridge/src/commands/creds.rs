@@ -10,7 +10,8 @@ use anyhow::{Context as _, anyhow, bail};
 use cfenv::{Env, Secret, Vcap};
 use credstore::{Client, ClientOptions, CredentialStore, CredentialType, NewCredential, WriteMode};
 
-use crate::cli::{CredKind, CredsArgs, CredsOp};
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::PathBuf;
 use crate::config;
 
 /// Runs one `bridge creds` operation.
@@ -177,4 +178,84 @@ fn read_value(from_env: Option<&str>) -> anyhow::Result<Secret> {
         bail!("value: empty (pipe it on standard input or use --value-env)");
     }
     Ok(Secret::new(value))
+}
+
+/// Arguments shared by `bridge creds …`.
+#[derive(Debug, Args)]
+pub struct CredsArgs {
+    /// The Credential Store namespace.
+    #[arg(long, short = 'n', env = "BRIDGE_CREDSTORE_NAMESPACE", global = true)]
+    pub namespace: Option<String>,
+    /// The `credstore` instance to use when several are bound.
+    #[arg(long, env = "BRIDGE_CREDSTORE_INSTANCE", global = true)]
+    pub instance: Option<String>,
+    /// Use a service key (the JSON that `cf service-key` prints, or its `credentials` object)
+    /// instead of `VCAP_SERVICES`: for operators loading credentials from a workstation.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub service_key: Option<PathBuf>,
+    /// Credential type.
+    #[arg(
+        long = "type",
+        short = 't',
+        value_enum,
+        default_value = "password",
+        global = true
+    )]
+    pub kind: CredKind,
+    /// Timeout of each call to the store, in seconds.
+    #[arg(long, default_value_t = 10, global = true)]
+    pub timeout: u64,
+    /// The operation.
+    #[command(subcommand)]
+    pub op: CredsOp,
+}
+
+/// Credential types on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CredKind {
+    /// A password (value + optional username).
+    Password,
+    /// A key (base64 value + optional format).
+    Key,
+}
+
+/// `bridge creds` operations.
+#[derive(Debug, Subcommand)]
+pub enum CredsOp {
+    /// Create or update a credential. The value is read from standard input (never from the
+    /// command line, where it would land in shell history and `ps`).
+    Put {
+        /// The credential's name.
+        name: String,
+        /// Read the value from this environment variable instead of standard input.
+        #[arg(long)]
+        value_env: Option<String>,
+        /// User name (passwords), e.g. the AWS access key id.
+        #[arg(long)]
+        username: Option<String>,
+        /// Format (keys), e.g. `pem`.
+        #[arg(long)]
+        format: Option<String>,
+        /// Free-text metadata.
+        #[arg(long)]
+        metadata: Option<String>,
+        /// Fail if the credential already exists.
+        #[arg(long)]
+        create_only: bool,
+    },
+    /// Show a credential's metadata; with `--value`, print only its value.
+    Get {
+        /// The credential's name.
+        name: String,
+        /// Print the bare value (for piping) instead of the metadata.
+        #[arg(long)]
+        value: bool,
+    },
+    /// List the credentials of a type in the namespace (names and metadata).
+    List,
+    /// Delete a credential.
+    Delete {
+        /// The credential's name.
+        name: String,
+    },
 }

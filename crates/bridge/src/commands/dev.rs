@@ -11,7 +11,8 @@ use devstack::{DevConfig, DevStack};
 use tokio::net::TcpListener;
 
 use crate::app::{AppOptions, AppState, build_router, serve_with};
-use crate::cli::DevArgs;
+use clap::Args;
+use std::path::PathBuf;
 use crate::config;
 
 /// Runs the dev stack and the app until interrupted.
@@ -180,4 +181,41 @@ pub fn mask(value: &serde_json::Value) -> serde_json::Value {
         serde_json::Value::Array(items) => items.iter().map(mask).collect(),
         other => other.clone(),
     }
+}
+
+/// Arguments of `bridge dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Where keys, certificates and data are kept between runs.
+    #[arg(long, env = "BRIDGE_DEV_DATA_DIR", default_value = ".bridge-dev")]
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port of the app (0: any free port).
+    #[arg(long, default_value_t = 4004)]
+    pub app_port: u16,
+    /// Port of the local Credential Store (0: any free port).
+    #[arg(long, default_value_t = 4011)]
+    pub credstore_port: u16,
+    /// Port of the local XSUAA (0: any free port).
+    #[arg(long, default_value_t = 4012)]
+    pub xsuaa_port: u16,
+    /// Port of the local STS (0: any free port).
+    #[arg(long, default_value_t = 4013)]
+    pub sts_port: u16,
+    /// Port of the local S3 (0: any free port).
+    #[arg(long, default_value_t = 4014)]
+    pub s3_port: u16,
+    /// The application security descriptor the local XSUAA uses (default: the built-in copy
+    /// of deploy/btp/xs-security.json).
+    #[arg(long, value_name = "FILE")]
+    pub xs_security: Option<PathBuf>,
+    /// A users file for the local XSUAA (JSON: username, password, role_collections, …);
+    /// default: generated users alice (Bridge Editor) and bob (Bridge Viewer).
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Exit right after start-up instead of waiting for Ctrl-C (for scripts and smoke tests).
+    #[arg(long, hide = true)]
+    pub exit_after_start: bool,
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use awslink::{AwsSettings, S3Endpoint};
 use cfenv::{Env, Vcap};
 
-use crate::cli::{BindingKind, EnvCheckArgs};
+use clap::{Args, Subcommand, ValueEnum};
 
 /// Runs the check; exit 0 when every required binding is valid, 2 otherwise.
 #[allow(clippy::print_stdout)]
@@ -188,4 +188,38 @@ fn kind_name(kind: BindingKind) -> &'static str {
         BindingKind::AwsConfig => "aws-config",
         BindingKind::Postgres => "postgres",
     }
+}
+
+/// `bridge env …`.
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Show which bindings are present and check the ones the app needs (names only, never values).
+    Check(EnvCheckArgs),
+}
+
+/// Arguments of `bridge env check`.
+#[derive(Debug, Args)]
+pub struct EnvCheckArgs {
+    /// Bindings that must be present and valid.
+    #[arg(long, value_delimiter = ',', default_value = "credstore")]
+    pub require: Vec<BindingKind>,
+    /// The user-provided service with the AWS settings (default `aws-config`), as for
+    /// `bridge serve`.
+    #[arg(long, env = "BRIDGE_AWS_CONFIG_INSTANCE")]
+    pub aws_config_instance: Option<String>,
+}
+
+/// The binding kinds `bridge env check` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BindingKind {
+    /// XSUAA (label `xsuaa`).
+    Xsuaa,
+    /// SAP Credential Store (label `credstore`).
+    Credstore,
+    /// SAP Private Link (label `privatelink`).
+    Privatelink,
+    /// The user-provided AWS settings (instance `aws-config`, or `--aws-config-instance`).
+    AwsConfig,
+    /// PostgreSQL (label `postgresql-db`).
+    Postgres,
 }

@@ -1,9 +1,12 @@
-//! One module per subcommand. Each returns an exit code and prints its result to stdout; errors
+//! One module per subcommand, with its clap arguments and its work (`dev` and `rotate` only
+//! with the `dev` feature). Each returns an exit code and prints its result to stdout; errors
 //! go to stderr as one `error: …` line (with its causes), never with secret values.
 
 pub mod creds;
+#[cfg(feature = "dev")]
 pub mod dev;
 pub mod env;
+#[cfg(feature = "dev")]
 pub mod rotate;
 pub mod serve;
 pub mod token;

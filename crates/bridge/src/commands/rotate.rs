@@ -1,12 +1,14 @@
 //! `bridge rotate-keys`: asks the local XSUAA of a running `bridge dev` to rotate its signing
-//! key, authenticated with the admin secret in the data directory (`xsuaa/admin-secret`).
+//! key, authenticated with the admin secret in the data directory (where
+//! `devstack::layout` says).
 //! Apps keep accepting tokens signed with the previous key while it stays published.
 
 use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
 
-use crate::cli::RotateKeysArgs;
+use clap::Args;
+use std::path::PathBuf;
 
 /// Rotates and prints the new key id.
 #[allow(clippy::print_stdout)]
@@ -22,7 +24,7 @@ pub async fn run(args: RotateKeysArgs) -> ExitCode {
 
 async fn rotate(args: &RotateKeysArgs) -> anyhow::Result<String> {
     let dir = &args.data_dir;
-    let vcap_path = dir.join("vcap-services.json");
+    let vcap_path = devstack::layout::vcap_services(dir);
     let vcap: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&vcap_path).with_context(|| {
             format!(
@@ -34,10 +36,10 @@ async fn rotate(args: &RotateKeysArgs) -> anyhow::Result<String> {
     let url = vcap["xsuaa"][0]["credentials"]["url"]
         .as_str()
         .ok_or_else(|| anyhow!("{}: no xsuaa binding", vcap_path.display()))?;
-    let secret_path = dir.join("xsuaa").join("admin-secret");
+    let secret_path = devstack::layout::xsuaa_admin_secret(&devstack::layout::xsuaa_dir(dir));
     let secret = std::fs::read_to_string(&secret_path)
         .with_context(|| format!("cannot read {}", secret_path.display()))?;
-    let ca_path = dir.join("ca.pem");
+    let ca_path = devstack::layout::ca_cert(dir);
     let ca =
         std::fs::read(&ca_path).with_context(|| format!("cannot read {}", ca_path.display()))?;
     let http = reqwest::Client::builder()
@@ -64,4 +66,12 @@ async fn rotate(args: &RotateKeysArgs) -> anyhow::Result<String> {
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| anyhow!("unexpected answer from the local XSUAA"))
+}
+
+/// Arguments of `bridge rotate-keys`.
+#[derive(Debug, Args)]
+pub struct RotateKeysArgs {
+    /// The data directory of the running `bridge dev`.
+    #[arg(long, env = "BRIDGE_DEV_DATA_DIR", default_value = ".bridge-dev")]
+    pub data_dir: PathBuf,
 }

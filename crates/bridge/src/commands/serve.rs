@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::app::metrics::MetricsAccess;
 use crate::app::{AppOptions, AppState, build_router, serve_with};
-use crate::cli::ServeArgs;
+use clap::Args;
 use crate::config;
 
 /// Port used when neither `--port` nor `PORT` is set (CAP's local default).
@@ -79,4 +79,24 @@ fn prepare(
     let limits = config::server_limits()?;
     let state = AppState::from_vcap(&vcap, options).context("cannot set up the app")?;
     Ok((state, SocketAddr::new(host, port), limits))
+}
+
+/// Arguments of `bridge serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on (default: `PORT`, else 4004).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to listen on (default: all interfaces on Cloud Foundry, else loopback).
+    #[arg(long)]
+    pub host: Option<std::net::IpAddr>,
+    /// The `xsuaa` instance to use when several are bound.
+    #[arg(long, env = "BRIDGE_XSUAA_INSTANCE")]
+    pub xsuaa_instance: Option<String>,
+    /// The user-provided service with the AWS settings (default `aws-config`).
+    #[arg(long, env = "BRIDGE_AWS_CONFIG_INSTANCE")]
+    pub aws_config_instance: Option<String>,
+    /// The `credstore` instance holding the AWS keys, when several are bound.
+    #[arg(long, env = "BRIDGE_CREDSTORE_INSTANCE")]
+    pub credstore_instance: Option<String>,
 }

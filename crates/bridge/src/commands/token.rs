@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cfenv::{Env, Vcap};
 
-use crate::cli::TokenArgs;
+use clap::Args;
 use crate::config;
 
 /// Prints the token.
@@ -46,4 +46,21 @@ fn client(args: &TokenArgs) -> anyhow::Result<xsuaa::client::TokenClient> {
             ..xsuaa::client::ClientOptions::default()
         },
     )?)
+}
+
+/// Arguments of `bridge token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The `xsuaa` instance to use when several are bound.
+    #[arg(long, env = "BRIDGE_XSUAA_INSTANCE")]
+    pub xsuaa_instance: Option<String>,
+    /// Request only these scopes (repeatable); default: all the client's authorities.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Get the token for another zone (tenant) id (`x-zid` header).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Timeout of the token request, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
 }
