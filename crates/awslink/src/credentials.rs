@@ -472,3 +472,51 @@ mod tests {
         }
     }
 }
+
+/// An [`AssumeRoleApi`] that answers every call with fixed, fake temporary credentials valid
+/// for the requested duration: for tests of code that needs a [`RoleCredentials`] but no STS
+/// (the app's in-process route tests). Never use it against a real service.
+#[derive(Debug, Default)]
+pub struct StaticAssumeRole {
+    calls: std::sync::atomic::AtomicU64,
+}
+
+impl StaticAssumeRole {
+    /// A fake; [`RoleCredentials::new`] takes it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many AssumeRole calls it answered.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[async_trait]
+impl AssumeRoleApi for StaticAssumeRole {
+    async fn assume_role(&self, request: &AssumeRoleRequest) -> Result<Credentials, Error> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Credentials::new(
+            "ASIATESTTESTTESTTEST",
+            "test-secret-access-key",
+            Some("test-session-token".to_owned()),
+            Some(SystemTime::now() + request.duration),
+            "static-test",
+        ))
+    }
+}
+
+impl AssumeRoleRequest {
+    /// A request for `role_arn` with the defaults (session `btp-aws-bridge`, one hour): for
+    /// tests.
+    pub fn for_role(role_arn: impl Into<String>) -> Self {
+        Self {
+            role_arn: role_arn.into(),
+            session_name: "btp-aws-bridge".to_owned(),
+            external_id: None,
+            duration: Duration::from_secs(3600),
+        }
+    }
+}

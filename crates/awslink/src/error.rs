@@ -89,7 +89,7 @@ pub enum Error {
         message: String,
     },
 
-    /// STS could not be reached (DNS, connect, TLS) or the call did not finish in time.
+    /// STS could not be reached (DNS, connect, TLS).
     #[error("STS at {endpoint} unreachable: {reason}")]
     StsUnreachable {
         /// The STS endpoint (no secrets: URLs carry none).
@@ -103,6 +103,59 @@ pub enum Error {
     StsResponse {
         /// The STS endpoint.
         endpoint: String,
+        /// What was wrong with it (never the body).
+        reason: String,
+    },
+
+    /// STS did not answer within the SDK's timeouts (connect, attempt or operation).
+    #[error("STS at {endpoint} did not answer in time: {reason}")]
+    StsTimeout {
+        /// The STS endpoint.
+        endpoint: String,
+        /// Which timeout, as the HTTP stack describes it.
+        reason: String,
+    },
+
+    /// S3 answered an operation with an error.
+    #[error("S3 refused {operation}: {code}{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    S3 {
+        /// The S3 operation, e.g. `ListBuckets`.
+        operation: &'static str,
+        /// S3's error code (`AccessDenied`, `NoSuchBucket`, `SlowDown`, …).
+        code: String,
+        /// The HTTP status, when there was a response.
+        status: Option<u16>,
+        /// The service's message, cut to 200 characters.
+        message: String,
+    },
+
+    /// S3 could not be reached (DNS, connect, TLS).
+    #[error("S3 at {endpoint} unreachable during {operation}: {reason}")]
+    S3Unreachable {
+        /// The S3 operation.
+        operation: &'static str,
+        /// The S3 endpoint.
+        endpoint: String,
+        /// Why, as the HTTP stack describes it.
+        reason: String,
+    },
+
+    /// S3 did not answer within the SDK's timeouts.
+    #[error("S3 at {endpoint} did not answer {operation} in time: {reason}")]
+    S3Timeout {
+        /// The S3 operation.
+        operation: &'static str,
+        /// The S3 endpoint.
+        endpoint: String,
+        /// Which timeout.
+        reason: String,
+    },
+
+    /// S3 answered, but not with what the API promises.
+    #[error("unexpected S3 response to {operation}: {reason}")]
+    S3Response {
+        /// The S3 operation.
+        operation: &'static str,
         /// What was wrong with it (never the body).
         reason: String,
     },
@@ -144,8 +197,16 @@ impl Error {
     /// false for those that need a change of configuration or IAM policy.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::StsUnreachable { .. } | Error::Timeout { .. } | Error::StsResponse { .. } => {
-                true
+            Error::StsUnreachable { .. }
+            | Error::StsTimeout { .. }
+            | Error::Timeout { .. }
+            | Error::StsResponse { .. }
+            | Error::S3Unreachable { .. }
+            | Error::S3Timeout { .. }
+            | Error::S3Response { .. } => true,
+            Error::S3 { code, status, .. } => {
+                status.is_some_and(|s| s >= 500)
+                    || matches!(code.as_str(), "SlowDown" | "ServiceUnavailable")
             }
             Error::Sts { code, status, .. } => {
                 status.is_some_and(|s| s >= 500)

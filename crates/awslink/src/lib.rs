@@ -14,7 +14,9 @@
 //! 4. [`credentials`]: [`RoleCredentials`] caches the temporary credentials, refreshes them
 //!    ahead of expiry (single flight), rides out STS outages with backoff, never serves expired
 //!    ones, counts refreshes and failures, and is the SDK's credentials provider.
-//! 5. [`s3`]: the S3 client: endpoint, region, addressing, checksum and timeout settings.
+//! 5. [`s3`]: the S3 client (endpoint, region, addressing, checksum and timeout settings) and
+//!    the app's seam to it, [`s3::S3Backend`] (bucket listing with paging and error
+//!    classification; [`s3::MemoryS3`] for tests).
 //! 6. [`http`]: the HTTP client both SDK clients share (rustls, extra root certificates).
 //!
 //! [`AwsLink::new`] does steps 3–6 in one call; [`error`] has the crate's one error type.
@@ -128,5 +130,14 @@ impl AwsLink {
             credentials,
             s3,
         })
+    }
+
+    /// The S3 seam over this link's client ([`s3::SdkS3`]), for the app.
+    pub fn backend(&self) -> Arc<dyn s3::S3Backend> {
+        let endpoint = self.settings.s3_endpoint.url().map_or_else(
+            || format!("https://s3.{}.amazonaws.com", self.settings.region),
+            |u| u.as_str().trim_end_matches('/').to_owned(),
+        );
+        Arc::new(s3::SdkS3::new(self.s3.clone(), endpoint))
     }
 }

@@ -133,14 +133,20 @@ impl StsAssumeRole {
                 status: Some(ctx.raw().status().as_u16()),
                 message: cut(ctx.err().message().unwrap_or_default()),
             },
-            SdkError::TimeoutError(_) => Error::StsUnreachable {
+            SdkError::TimeoutError(_) => Error::StsTimeout {
                 endpoint,
-                reason: "timed out".into(),
+                reason: "the operation or attempt timeout passed".into(),
+            },
+            SdkError::DispatchFailure(f) if f.is_timeout() => Error::StsTimeout {
+                endpoint,
+                reason: match f.as_connector_error() {
+                    Some(e) => cut(&chain(e)),
+                    None => "the connection timed out".into(),
+                },
             },
             SdkError::DispatchFailure(f) => Error::StsUnreachable {
                 endpoint,
                 reason: match f.as_connector_error() {
-                    _ if f.is_timeout() => "timed out".into(),
                     Some(e) => cut(&chain(e)),
                     None => "the request could not be sent".into(),
                 },

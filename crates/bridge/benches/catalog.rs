@@ -184,7 +184,14 @@ where
 /// The S3 access the app builds in `AppState::from_vcap` (the same function), from the same
 /// bindings and CA.
 fn direct_link(dev: &DevStack, vcap: &Vcap) -> AwsLink {
-    bridge::app::aws_link(vcap, None, None, &[dev.ca_pem().as_bytes().to_vec()]).unwrap()
+    let options = bridge::app::AppOptions {
+        jwks: xsuaa::jwks::JwksOptions {
+            extra_roots_pem: vec![dev.ca_pem().as_bytes().to_vec()],
+            ..xsuaa::jwks::JwksOptions::default()
+        },
+        ..bridge::app::AppOptions::default()
+    };
+    bridge::app::aws_link(vcap, &options).unwrap()
 }
 
 async fn run(dev: &DevStack) {

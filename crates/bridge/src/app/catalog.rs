@@ -296,47 +296,26 @@ async fn rows(state: &AppState) -> Result<Vec<Entity>, ApiError> {
         .collect())
 }
 
-/// Bucket names and creation dates, in S3's order.
+/// Bucket names and creation dates, in S3's order (by name): the credentials first (so a
+/// failure names Credential Store or STS), then ListBuckets, all pages, through the S3 seam.
 pub async fn list_buckets(
     state: &AppState,
 ) -> Result<Vec<(String, Option<chrono::DateTime<chrono::Utc>>)>, ApiError> {
-    let Some(aws) = &state.aws else {
-        return Err(ApiError::Unavailable {
-            dependency: "AWS",
-            detail: "the app was started without AWS settings".into(),
-        });
-    };
     let deadline = state.limits.upstream_timeout;
-    upstream::credentials(aws, deadline).await?;
-    let mut out = Vec::new();
-    let mut continuation: Option<String> = None;
-    loop {
-        let request = aws
-            .s3
-            .list_buckets()
-            .set_continuation_token(continuation.take());
-        let resp = upstream::call(
-            &state.metrics,
-            dependency::S3,
-            "ListBuckets",
-            deadline,
-            request.send(),
-            upstream::s3_error,
-        )
-        .await?;
-        for b in resp.buckets() {
-            let Some(name) = b.name() else { continue };
-            let created = b
-                .creation_date()
-                .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
-            out.push((name.to_owned(), created));
-        }
-        match resp.continuation_token() {
-            Some(t) if !t.is_empty() => continuation = Some(t.to_owned()),
-            _ => break,
-        }
-    }
-    Ok(out)
+    upstream::credentials(&state.aws, deadline).await?;
+    let buckets = upstream::call(
+        &state.metrics,
+        dependency::S3,
+        "ListBuckets",
+        deadline,
+        state.aws.s3.list_buckets(),
+        upstream::aws_error,
+    )
+    .await?;
+    Ok(buckets
+        .into_iter()
+        .map(|b| (b.name, b.created.map(chrono::DateTime::<chrono::Utc>::from)))
+        .collect())
 }
 
 fn odata_version() -> [(header::HeaderName, HeaderValue); 1] {

@@ -53,6 +53,9 @@ pub enum ApiError {
     /// A dependency (S3, STS, Credential Store) refused (502), could not be reached (503) or
     /// did not answer in time (504); see [`super::upstream`].
     Upstream(UpstreamFailure),
+    /// The whole request outlived the request deadline: 504 (decided in
+    /// [`super::upstream::request_timed_out`]).
+    RequestTimeout(String),
     /// A bug or unexpected state: 500.
     Internal(String),
 }
@@ -144,6 +147,7 @@ impl ApiError {
             ApiError::OData(e) => {
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST)
             }
+            ApiError::RequestTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -249,6 +253,7 @@ impl IntoResponse for ApiError {
                     resp.extensions_mut().insert(ErrorDetail(detail));
                     return resp;
                 }
+                ApiError::RequestTimeout(m) => (m.clone(), Some(m.clone()), None),
                 ApiError::Internal(detail) => (
                     "Internal server error".to_owned(),
                     Some(detail.clone()),

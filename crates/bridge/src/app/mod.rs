@@ -1,7 +1,8 @@
 //! The app server behind `bridge serve` (and inside `bridge dev`).
 //!
-//! - [`AppState`]: what handlers share (token validator, token client, sessions), built once
-//!   from the bindings by [`AppState::from_bindings`].
+//! - [`AppState`]: what handlers share (token validator, token client, sessions, AWS access),
+//!   built once from the bindings by [`AppState::from_vcap`] (or, in route tests, from a
+//!   binding, a key source and an in-memory S3 through [`AppState::build`] / [`AppState::new`]).
 //! - [`build_router`]: every route and middleware; [`serve`]: runs it on a bound listener until
 //!   the shutdown future resolves.
 //! - [`auth`]: the `Principal` / `Authorized<Scope>` extractors and the CSRF middleware.
@@ -31,10 +32,9 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
 use url::Url;
 
 use self::error::{ApiError, ErrorDetail};
@@ -66,12 +66,33 @@ pub struct Inner {
     pub clientid: String,
     /// The app's expanded xsappname (`bridge!t1`).
     pub xsappname: String,
-    /// AWS access (credential cache and S3 client); `None` only in tests of the auth routes.
-    pub aws: Option<awslink::AwsLink>,
+    /// AWS access: the credential cache and the S3 seam.
+    pub aws: AwsAccess,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
     /// Limits of the OData service.
     pub limits: Limits,
+}
+
+/// The app's AWS access: the temporary credentials (asked for before every S3 call, so a
+/// failure names Credential Store or STS; read by readiness and the metrics) and S3 behind
+/// `awslink`'s seam (the real client, or `awslink::s3::MemoryS3` in route tests).
+#[derive(Clone)]
+pub struct AwsAccess {
+    /// The credential cache.
+    pub credentials: awslink::RoleCredentials,
+    /// S3.
+    pub s3: Arc<dyn awslink::s3::S3Backend>,
+}
+
+impl AwsAccess {
+    /// The access a link from the bindings gives.
+    pub fn from_link(link: &awslink::AwsLink) -> Self {
+        Self {
+            credentials: link.credentials.clone(),
+            s3: link.backend(),
+        }
+    }
 }
 
 /// Limits of the app's calls and answers.
@@ -82,6 +103,10 @@ pub struct Limits {
     /// Most entities in one OData response page (server-driven paging; clients may ask for
     /// fewer with `Prefer: odata.maxpagesize`).
     pub max_page_size: usize,
+    /// How long one request may take, all dependency calls included; past it the answer is
+    /// a 504 OData error from [`upstream::request_timed_out`], inside the request log, so it
+    /// is logged and counted like every other answer.
+    pub request_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -89,6 +114,7 @@ impl Default for Limits {
         Self {
             upstream_timeout: Duration::from_secs(15),
             max_page_size: 1000,
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -108,6 +134,10 @@ pub struct AppOptions {
     pub aws_config_instance: Option<String>,
     /// The `credstore` instance to use when several are bound.
     pub credstore_instance: Option<String>,
+    /// The STS client's own timeouts (connect, attempt, operation).
+    pub sts_timeouts: awslink::Timeouts,
+    /// The S3 client's own timeouts.
+    pub s3_timeouts: awslink::Timeouts,
 }
 
 impl Default for AppOptions {
@@ -119,6 +149,8 @@ impl Default for AppOptions {
             xsuaa_instance: None,
             aws_config_instance: None,
             credstore_instance: None,
+            sts_timeouts: awslink::Timeouts::STS,
+            s3_timeouts: awslink::Timeouts::S3,
         }
     }
 }
@@ -142,33 +174,26 @@ impl AppState {
     pub fn from_vcap(vcap: &cfenv::Vcap, options: AppOptions) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         let xsuaa = vcap.xsuaa(options.xsuaa_instance.as_deref())?;
-        let link = aws_link(
-            vcap,
-            options.aws_config_instance.as_deref(),
-            options.credstore_instance.as_deref(),
-            &options.jwks.extra_roots_pem,
+        let link = aws_link(vcap, &options)?;
+        let mut state = Self::build(
+            &xsuaa,
+            options.jwks,
+            AwsAccess::from_link(&link),
+            options.metrics,
         )?;
-        let mut state = Self::build(&xsuaa, options.jwks, Some(link), options.metrics)?;
         Arc::get_mut(&mut state.0)
             .map(|inner| inner.limits = options.limits)
             .context("state shared too early")?;
         Ok(state)
     }
 
-    /// Builds the state from the `xsuaa` binding only (validator with a JWKS cache, token
-    /// client), without AWS access: for tests of sign-in and scopes. `jwks.extra_roots_pem`
-    /// are trusted for every XSUAA call.
-    pub fn from_bindings(
+    /// Builds the state from the `xsuaa` binding (validator with a JWKS cache, token client)
+    /// and the AWS access; `jwks.extra_roots_pem` are trusted for every XSUAA call. Makes no
+    /// network call.
+    pub fn build(
         xsuaa: &cfenv::XsuaaBinding,
         jwks: xsuaa::jwks::JwksOptions,
-    ) -> anyhow::Result<Self> {
-        Self::build(xsuaa, jwks, None, metrics::MetricsAccess::Open)
-    }
-
-    fn build(
-        xsuaa: &cfenv::XsuaaBinding,
-        jwks: xsuaa::jwks::JwksOptions,
-        aws: Option<awslink::AwsLink>,
+        aws: AwsAccess,
         metrics_access: metrics::MetricsAccess,
     ) -> anyhow::Result<Self> {
         let extra_roots_pem = jwks.extra_roots_pem.clone();
@@ -197,7 +222,7 @@ impl AppState {
             xsappname: xsuaa.xsappname.clone(),
             metrics: Arc::new(metrics::Metrics::new(
                 metrics_access,
-                aws.as_ref().map(|a| a.credentials.clone()),
+                Some(aws.credentials.clone()),
             )),
             aws,
             limits: Limits::default(),
@@ -207,29 +232,27 @@ impl AppState {
 
 /// The app's AWS access from the bindings: the `aws-config` and `privatelink` settings, the
 /// long-term keys from the `credstore` binding (cached), the STS credential cache and the S3
-/// client, trusting `extra_roots_pem` on every call. Makes no network call. Benchmarks build
-/// their baseline with it too, so both sides use the very same client.
-pub fn aws_link(
-    vcap: &cfenv::Vcap,
-    aws_config_instance: Option<&str>,
-    credstore_instance: Option<&str>,
-    extra_roots_pem: &[Vec<u8>],
-) -> anyhow::Result<awslink::AwsLink> {
+/// client, with the instances, extra roots (`options.jwks.extra_roots_pem`) and SDK timeouts
+/// of `options`. Makes no network call. Benchmarks build their baseline with it too, so both
+/// sides use the very same client.
+pub fn aws_link(vcap: &cfenv::Vcap, options: &AppOptions) -> anyhow::Result<awslink::AwsLink> {
     use anyhow::Context as _;
-    let settings = awslink::AwsSettings::from_vcap(vcap, aws_config_instance)?;
+    let extra_roots_pem = &options.jwks.extra_roots_pem;
+    let settings = awslink::AwsSettings::from_vcap(vcap, options.aws_config_instance.as_deref())?;
     let store = credstore::Client::from_binding(
-        &vcap.credstore(credstore_instance)?,
+        &vcap.credstore(options.credstore_instance.as_deref())?,
         &credstore::ClientOptions {
-            extra_roots_pem: extra_roots_pem.to_vec(),
+            extra_roots_pem: extra_roots_pem.clone(),
             ..credstore::ClientOptions::default()
         },
     )
     .context("cannot set up the Credential Store client")?;
     let keys = awslink::LongTermKeys::cached(store, &settings);
     let link_options = awslink::LinkOptions {
-        extra_roots_pem: extra_roots_pem.to_vec(),
+        extra_roots_pem: extra_roots_pem.clone(),
         resolve: localhost_resolve(&settings),
-        ..awslink::LinkOptions::default()
+        sts_timeouts: options.sts_timeouts,
+        s3_timeouts: options.s3_timeouts,
     };
     Ok(awslink::AwsLink::new(settings, keys, &link_options)?)
 }
@@ -269,12 +292,21 @@ pub fn build_router(state: AppState) -> Router {
         .route("/logout", get(login::logout))
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf))
-        .layer(middleware::from_fn_with_state(state.clone(), log_request))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::GATEWAY_TIMEOUT,
-            Duration::from_secs(60),
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_deadline,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
+}
+
+/// [`Limits::request_timeout`] for every request.
+async fn request_deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => upstream::request_timed_out(limit).into_response(),
+    }
 }
 
 /// One log line per request: method, matched route (not the raw path, which may carry ids),

@@ -33,7 +33,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         }
     };
     let mut checks = serde_json::json!({ "xsuaa": xsuaa });
-    if let Some(aws) = &state.aws {
+    {
+        let aws = &state.aws;
         let result = super::upstream::credentials(aws, state.limits.upstream_timeout).await;
         let status = aws.credentials.status();
         let expires_in = status.expiry.map(|e| {

@@ -1,24 +1,23 @@
-//! Calls to dependencies (S3 through `awslink`, and the credential chain behind it: Credential
-//! Store → STS), each under a deadline, timed for the metrics, and their failures classified
-//! into [`ApiError::Upstream`]:
+//! Calls to dependencies (S3 through `awslink`'s seam, and the credential chain behind it:
+//! Credential Store → STS), each under a deadline, timed for the metrics, and their failures
+//! classified into [`ApiError::Upstream`] — the one place that decides 502, 503 and 504:
 //!
 //! | what happened | status | example |
 //! |---|---|---|
 //! | the dependency answered with a refusal | 502 | STS `AccessDenied`, S3 `AccessDenied`, Credential Store 404 |
 //! | the dependency answered 503 / throttles | 503 | S3 `SlowDown` |
 //! | it could not be reached (connect, DNS, TLS) | 503 | S3 stopped |
-//! | it did not answer in time | 504 | S3 hangs |
+//! | it did not answer in time: the upstream deadline ([`call`], [`credentials`]), the SDK's own timeouts (`awslink`'s `StsTimeout`, `S3Timeout`), the credential cache's call deadline | 504 | S3 or STS hangs |
+//! | the whole request took longer than the request deadline ([`request_timed_out`]) | 504 | — |
 //!
 //! The client-facing message names the dependency and its error code only; the log detail adds
 //! the service's message (AWS and Credential Store messages never carry credentials; ours are
 //! cut to 200 characters by `awslink` / `credstore`).
 
-use std::error::Error as StdError;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-
+use super::AwsAccess;
 use super::error::{ApiError, UpstreamFailure};
 use super::metrics::Metrics;
 
@@ -83,10 +82,10 @@ fn outcome_of(err: &ApiError) -> &'static str {
 /// Store, then STS AssumeRole). Asked before an S3 call so that a failure names Credential
 /// Store or STS rather than S3. Not counted as an upstream call: the credential cache's own
 /// figures (`bridge_sts_assume_role_total`) count the real AssumeRole calls.
-pub async fn credentials(aws: &awslink::AwsLink, deadline: Duration) -> Result<(), ApiError> {
+pub async fn credentials(aws: &AwsAccess, deadline: Duration) -> Result<(), ApiError> {
     match tokio::time::timeout(deadline, aws.credentials.credentials()).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(credentials_error(&e)),
+        Ok(Err(e)) => Err(aws_error(&e)),
         Err(_) => Err(ApiError::Upstream(UpstreamFailure::timeout(
             dependency::STS,
             format!(
@@ -97,10 +96,39 @@ pub async fn credentials(aws: &awslink::AwsLink, deadline: Duration) -> Result<(
     }
 }
 
-/// Classifies a failure to get AWS credentials (Credential Store → STS → cache).
-pub fn credentials_error(e: &awslink::Error) -> ApiError {
+/// The answer when a whole request outlived `limit`: 504, as an OData error.
+pub fn request_timed_out(limit: Duration) -> ApiError {
+    ApiError::RequestTimeout(format!(
+        "Gateway timeout: the request did not finish within {} ms",
+        limit.as_millis()
+    ))
+}
+
+/// Classifies a failure of AWS access: getting credentials (Credential Store → STS → cache)
+/// or an S3 call.
+pub fn aws_error(e: &awslink::Error) -> ApiError {
     use awslink::Error as E;
+    let s3 = dependency::S3;
     let f = match e {
+        E::S3 {
+            code,
+            status,
+            message,
+            operation,
+        } => {
+            let detail = format!("{operation}: {code}: {message}");
+            if *status == Some(503) || matches!(code.as_str(), "SlowDown" | "ServiceUnavailable") {
+                UpstreamFailure::unavailable(s3, Some(code.clone()), detail)
+            } else {
+                UpstreamFailure::refused(s3, Some(code.clone()), *status, detail)
+            }
+        }
+        E::S3Unreachable { .. } => UpstreamFailure::unavailable(s3, None, e.to_string()),
+        E::S3Timeout { .. } => UpstreamFailure::timeout(s3, e.to_string()),
+        E::S3Response { .. } => {
+            UpstreamFailure::refused(s3, Some("InvalidResponse".into()), None, e.to_string())
+        }
+        E::StsTimeout { .. } => UpstreamFailure::timeout(dependency::STS, e.to_string()),
         E::Sts {
             code,
             status,
@@ -133,7 +161,7 @@ pub fn credentials_error(e: &awslink::Error) -> ApiError {
             None,
             (*reason).to_owned(),
         ),
-        E::Unavailable { last, .. } => return credentials_error(last),
+        E::Unavailable { last, .. } => return aws_error(last),
         // Configuration is checked at start-up; reaching this is a bug.
         other => return ApiError::Internal(other.to_string()),
     };
@@ -163,73 +191,4 @@ fn credstore_failure(source: &credstore::Error, detail: String) -> UpstreamFailu
             UpstreamFailure::refused(dependency::CREDSTORE, Some(code), other.status(), detail)
         }
     }
-}
-
-/// Classifies a failed S3 call. A credential failure inside the SDK (the credentials provider
-/// is `awslink`'s cache) is reported as that dependency's failure.
-pub fn s3_error<E, R>(e: &SdkError<E, R>) -> ApiError
-where
-    E: ProvideErrorMetadata + StdError + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    if let Some(inner) = find::<awslink::Error>(e) {
-        return credentials_error(inner);
-    }
-    let s3 = dependency::S3;
-    let f = match e {
-        SdkError::ServiceError(se) => {
-            let code = se.err().code().unwrap_or("Unknown").to_owned();
-            let message = se
-                .err()
-                .message()
-                .unwrap_or("")
-                .chars()
-                .take(200)
-                .collect::<String>();
-            let detail = format!("{code}: {message}");
-            if matches!(code.as_str(), "SlowDown" | "ServiceUnavailable" | "503") {
-                UpstreamFailure::unavailable(s3, Some(code), detail)
-            } else {
-                UpstreamFailure::refused(s3, Some(code), None, detail)
-            }
-        }
-        SdkError::TimeoutError(_) => UpstreamFailure::timeout(s3, "the SDK's timeout".into()),
-        SdkError::DispatchFailure(d) => {
-            let detail = chain(e);
-            if d.is_timeout() {
-                UpstreamFailure::timeout(s3, detail)
-            } else {
-                UpstreamFailure::unavailable(s3, None, detail)
-            }
-        }
-        SdkError::ResponseError(_) => {
-            UpstreamFailure::refused(s3, Some("InvalidResponse".into()), None, chain(e))
-        }
-        _ => UpstreamFailure::unavailable(s3, None, chain(e)),
-    };
-    ApiError::Upstream(f)
-}
-
-/// The first error of type `T` in `e`'s source chain.
-fn find<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(t) = err.downcast_ref::<T>() {
-            return Some(t);
-        }
-        cur = err.source();
-    }
-    None
-}
-
-/// `e` and its causes on one line, cut to 400 characters.
-fn chain(e: &(dyn StdError + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(err) = cur {
-        out.push_str(": ");
-        out.push_str(&err.to_string());
-        cur = err.source();
-    }
-    out.chars().take(400).collect()
 }

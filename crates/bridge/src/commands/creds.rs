@@ -10,9 +10,9 @@ use anyhow::{Context as _, anyhow, bail};
 use cfenv::{Env, Secret, Vcap};
 use credstore::{Client, ClientOptions, CredentialStore, CredentialType, NewCredential, WriteMode};
 
+use crate::config;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use crate::config;
 
 /// Runs one `bridge creds` operation.
 pub async fn run(args: CredsArgs) -> ExitCode {

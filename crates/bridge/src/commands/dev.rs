@@ -11,9 +11,9 @@ use devstack::{DevConfig, DevStack};
 use tokio::net::TcpListener;
 
 use crate::app::{AppOptions, AppState, build_router, serve_with};
+use crate::config;
 use clap::Args;
 use std::path::PathBuf;
-use crate::config;
 
 /// Runs the dev stack and the app until interrupted.
 pub async fn run(args: DevArgs) -> ExitCode {

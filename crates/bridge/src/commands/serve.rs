@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 
 use crate::app::metrics::MetricsAccess;
 use crate::app::{AppOptions, AppState, build_router, serve_with};
-use clap::Args;
 use crate::config;
+use clap::Args;
 
 /// Port used when neither `--port` nor `PORT` is set (CAP's local default).
 pub const DEFAULT_PORT: u16 = 4004;
@@ -72,6 +72,7 @@ fn prepare(
         xsuaa_instance: args.xsuaa_instance.clone(),
         aws_config_instance: args.aws_config_instance.clone(),
         credstore_instance: args.credstore_instance.clone(),
+        ..AppOptions::default()
     };
     if options.metrics == MetricsAccess::Disabled {
         tracing::info!("/metrics is off: set BRIDGE_METRICS_TOKEN to serve it on Cloud Foundry");

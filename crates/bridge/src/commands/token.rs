@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cfenv::{Env, Vcap};
 
-use clap::Args;
 use crate::config;
+use clap::Args;
 
 /// Prints the token.
 #[allow(clippy::print_stdout)]

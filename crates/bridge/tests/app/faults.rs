@@ -146,6 +146,103 @@ async fn sts_down_before_the_first_read_is_503_then_recovers() {
     s.stop().await;
 }
 
+/// A request that outlives the request deadline (S3 hangs; the upstream deadline is longer):
+/// a 504 OData error, logged and counted like any answer (issue 11: it was a bare 504 from
+/// a timeout layer outside the request log).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_request_deadline_is_an_odata_504_that_is_counted() {
+    let s = Setup::start_opts(
+        |_| {},
+        |o| {
+            o.limits.upstream_timeout = Duration::from_secs(30);
+            o.limits.request_timeout = Duration::from_millis(1500);
+        },
+    )
+    .await;
+    let token = s.client_token("fault-reader", &[READ]).await;
+    assert_eq!(buckets(&s, &token).await.0, 200);
+    s.dev.hang_service(Service::S3).await.unwrap();
+    let (status, body) = buckets(&s, &token).await;
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"]["code"], "504", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish within 1500 ms"),
+        "{body}"
+    );
+    let metrics = s
+        .http()
+        .get(format!("{}/metrics", s.app))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Counted under the route template: the handler that would name the resource was cut off.
+    assert!(
+        metrics.contains(
+            r#"bridge_http_requests_total{method="GET",route="/catalog/{*path}",status="504"} 1"#
+        ),
+        "{metrics}"
+    );
+    s.dev.start_service(Service::S3).await.unwrap();
+    eventually(&s, &token, 200, Duration::from_secs(10)).await;
+    s.stop().await;
+}
+
+/// STS accepting connections but never answering (issue 11): a 504 naming STS, whichever
+/// timeout passes first — the SDK's own (here 1 s per attempt, 2 s in all) or the upstream
+/// deadline (here 5 s) — and reads recover once STS answers again.
+#[tokio::test(flavor = "multi_thread")]
+async fn sts_hanging_is_504_naming_sts_and_recovers() {
+    for sdk_first in [true, false] {
+        let s = Setup::start_opts(
+            |_| {},
+            |o| {
+                short_timeouts(o);
+                if sdk_first {
+                    o.sts_timeouts = awslink::Timeouts {
+                        connect: Duration::from_secs(1),
+                        attempt: Duration::from_secs(1),
+                        operation: Duration::from_secs(2),
+                    };
+                }
+            },
+        )
+        .await;
+        let token = s.client_token("fault-reader", &[READ]).await;
+        s.dev.hang_service(Service::Sts).await.unwrap();
+        let started = Instant::now();
+        let (status, body) = buckets(&s, &token).await;
+        assert_eq!(status, 504, "SDK first: {sdk_first}: {body}");
+        assert_upstream(&body, "504", "STS");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        let metrics = s
+            .http()
+            .get(format!("{}/metrics", s.app))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(r#"bridge_http_requests_total{method="GET",route="/catalog/Buckets",status="504"} 1"#),
+            "the 504 is counted"
+        );
+        s.dev.start_service(Service::Sts).await.unwrap();
+        eventually(&s, &token, 200, Duration::from_secs(20)).await;
+        s.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn cached_credentials_ride_out_credential_store_and_sts_outages() {
     let s = Setup::start_opts(|_| {}, short_timeouts).await;
