@@ -168,23 +168,27 @@ impl AppState {
         Self(Arc::new(inner))
     }
 
+    /// This state with other limits; only before it is shared (at start-up).
+    pub fn with_limits(mut self, limits: Limits) -> anyhow::Result<Self> {
+        let inner = Arc::get_mut(&mut self.0)
+            .ok_or_else(|| anyhow::anyhow!("the app state is already shared"))?;
+        inner.limits = limits;
+        Ok(self)
+    }
+
     /// Builds the whole state from the bindings, as on Cloud Foundry: XSUAA (`xsuaa`), the AWS
     /// settings (the user-provided `aws-config` and `privatelink`) and the Credential Store
     /// holding the long-term AWS keys (`credstore`). Makes no network call.
     pub fn from_vcap(vcap: &cfenv::Vcap, options: AppOptions) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
         let xsuaa = vcap.xsuaa(options.xsuaa_instance.as_deref())?;
         let link = aws_link(vcap, &options)?;
-        let mut state = Self::build(
+        let state = Self::build(
             &xsuaa,
             options.jwks,
             AwsAccess::from_link(&link),
             options.metrics,
         )?;
-        Arc::get_mut(&mut state.0)
-            .map(|inner| inner.limits = options.limits)
-            .context("state shared too early")?;
-        Ok(state)
+        state.with_limits(options.limits)
     }
 
     /// Builds the state from the `xsuaa` binding (validator with a JWKS cache, token client)
@@ -199,6 +203,19 @@ impl AppState {
         let extra_roots_pem = jwks.extra_roots_pem.clone();
         let keys: Arc<dyn xsuaa::jwks::KeySource> =
             Arc::new(xsuaa::jwks::JwksCache::new(&xsuaa.uaadomain, jwks)?);
+        Self::with_keys(xsuaa, keys, &extra_roots_pem, aws, metrics_access)
+    }
+
+    /// [`AppState::build`] with the token signing keys from `keys` instead of a JWKS cache
+    /// over the binding's `uaadomain`: for route tests, which sign their own tokens.
+    pub fn with_keys(
+        xsuaa: &cfenv::XsuaaBinding,
+        keys: Arc<dyn xsuaa::jwks::KeySource>,
+        extra_roots_pem: &[Vec<u8>],
+        aws: AwsAccess,
+        metrics_access: metrics::MetricsAccess,
+    ) -> anyhow::Result<Self> {
+        let extra_roots_pem = extra_roots_pem.to_vec();
         let validator = xsuaa::validate::Validator::new(
             xsuaa::validate::ValidatorConfig::from_binding(xsuaa),
             keys.clone(),

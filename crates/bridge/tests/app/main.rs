@@ -18,6 +18,8 @@ mod deploy;
 mod faults;
 /// Hostile clients (issue 12): open redirects, made-up methods, floods, slow headers, shutdown.
 mod hostile;
+/// The in-process tier: the router through `oneshot`, signed test tokens, S3 in memory.
+mod inproc;
 /// Browser sign-in without a browser: the authorization-code flow, sessions, CSRF, sign-out.
 mod login;
 /// The protection rules: 401/403/200, the OAuth challenge, error bodies, health.

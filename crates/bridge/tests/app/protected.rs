@@ -13,60 +13,6 @@ async fn get(s: &Setup, path: &str, token: Option<&str>) -> reqwest::Response {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn health_is_open_everything_else_needs_a_token() {
-    let s = Setup::start().await;
-    let r = get(&s, "/health", None).await;
-    assert_eq!(r.status(), 200);
-    let r = get(&s, "/health/ready", None).await;
-    assert_eq!(r.status(), 200, "XSUAA keys reachable");
-
-    for path in ["/jobs/ping", "/api/me", "/", "/no/such/route"] {
-        let r = get(&s, path, None).await;
-        if path == "/no/such/route" {
-            // Unknown routes are 404 whoever asks; nothing to protect.
-            assert_eq!(r.status(), 404, "{path}");
-            continue;
-        }
-        assert_eq!(r.status(), 401, "{path}");
-        assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"bridge\"");
-        let body: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "401");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("Unauthorized")
-        );
-    }
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_tokens_are_401_with_invalid_token() {
-    let s = Setup::start().await;
-    for bad in [
-        "garbage",
-        "a.b.c",
-        "eyJhbGciOiJub25lIn0.e30.",
-        &"x".repeat(20_000),
-    ] {
-        let r = get(&s, "/jobs/ping", Some(bad)).await;
-        assert_eq!(r.status(), 401, "{}", &bad[..bad.len().min(20)]);
-        let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
-        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-    }
-    let r = s
-        .http()
-        .get(format!("{}/jobs/ping", s.app))
-        .header("authorization", "Basic dXNlcjpwYXNz")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn job_runner_token_reaches_ping_but_not_reads() {
     let s = Setup::start().await;
     let token = s.app_token().await;
@@ -105,25 +51,6 @@ async fn job_runner_token_reaches_ping_but_not_reads() {
     );
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "403");
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn foreign_clients_need_our_scopes_and_a_reader_gets_reads_only() {
-    let s = Setup::start().await;
-    // A foreign client with none of our scopes: its token is not for this app at all
-    // (audience), so 401 as with @sap/xssec, not 403.
-    let none = s.client_token("sb-nothing!t9", &[]).await;
-    assert_eq!(get(&s, "/jobs/ping", Some(&none)).await.status(), 401);
-    assert_eq!(get(&s, "/api/me", Some(&none)).await.status(), 401);
-
-    let read_scope = format!("{}.Read", s.xsuaa.xsappname);
-    let reader = s.client_token("sb-reader!t9", &[&read_scope]).await;
-    let r = get(&s, "/api/me", Some(&reader)).await;
-    assert_eq!(r.status(), 200);
-    let me: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(me["client_id"], "sb-reader!t9");
-    assert_eq!(get(&s, "/jobs/ping", Some(&reader)).await.status(), 403);
     s.stop().await;
 }
 
