@@ -26,7 +26,8 @@
 //!
 //! The verdicts are informational: the program exits 0 whether targets are met or not, and
 //! fails only when something errors. The `bridge serve` child is killed at the end and on a
-//! panic. Run with `cargo bench -p bridge --bench catalog` (`BENCH_N=5000` for longer rounds).
+//! panic. Run with `cargo bench -p bridge --bench catalog` (`BENCH_N=5000` for longer rounds;
+//! `BENCH_BRIDGE_BIN=dist/cf/bridge` to measure the deployed build from `cargo xtask dist`).
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use std::future::Future;

@@ -30,7 +30,11 @@ impl App {
         let port = free_port();
         // Only these variables: no `PORT`, `VCAP_APPLICATION` or `BRIDGE_*` from the caller's
         // shell changes what is measured.
-        let child = Command::new(env!("CARGO_BIN_EXE_bridge"))
+        // `BENCH_BRIDGE_BIN` measures another build of the same sources, e.g. the deployed one
+        // (`dist/cf/bridge` from `cargo xtask dist`).
+        let binary = std::env::var_os("BENCH_BRIDGE_BIN")
+            .map_or_else(|| env!("CARGO_BIN_EXE_bridge").into(), std::path::PathBuf::from);
+        let child = Command::new(binary)
             .args(["serve", "--port", &port.to_string()])
             .env_clear()
             .env("VCAP_SERVICES_FILE_PATH", dev.vcap_path())
