@@ -431,25 +431,15 @@ impl AwsIdentity {
         files::ensure_private_dir(&config.dir)?;
         let vault = Vault::open(&config.dir)?;
         let path = config.dir.join("identity.bin");
-        let stored: Stored = match vault.open_from(&path)? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| DevError::Corrupt {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?,
-            None => {
-                let stored = Stored {
-                    access_key_id: key_id("AKIA", 16),
-                    secret_access_key: secret_key(),
-                    external_id: format!("bridge-dev-{}", uuid::Uuid::new_v4()),
-                    user_id: key_id("AIDA", 17),
-                    role_id: key_id("AROA", 17),
-                };
-                let bytes =
-                    serde_json::to_vec(&stored).map_err(|e| DevError::Tls(e.to_string()))?;
-                vault.seal_to(&path, &bytes)?;
-                stored
-            }
-        };
+        let stored: Stored = vault.load_or_create_json(&path, || {
+            Ok(Stored {
+                access_key_id: key_id("AKIA", 16),
+                secret_access_key: secret_key(),
+                external_id: format!("bridge-dev-{}", uuid::Uuid::new_v4()),
+                user_id: key_id("AIDA", 17),
+                role_id: key_id("AROA", 17),
+            })
+        })?;
 
         let deployment = iam::deploy::load(&iam::deploy::Values {
             account_id: ACCOUNT_ID,
@@ -653,14 +643,9 @@ fn load_sessions(
     path: &std::path::Path,
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, Session>, DevError> {
-    let Some(bytes) = vault.open_from(path)? else {
+    let Some(stored) = vault.open_json::<Vec<StoredSession>>(path)? else {
         return Ok(HashMap::new());
     };
-    let stored: Vec<StoredSession> =
-        serde_json::from_slice(&bytes).map_err(|e| DevError::Corrupt {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
     let mut sessions = HashMap::with_capacity(stored.len());
     for s in stored {
         let (Some(issued_at), Some(expiration)) = (
@@ -713,11 +698,7 @@ fn save_sessions(
             session_policy: s.session_policy.as_ref().map(|p| p.json().to_owned()),
         })
         .collect();
-    let bytes = serde_json::to_vec(&stored).map_err(|e| DevError::Corrupt {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    vault.seal_to(path, &bytes)
+    vault.seal_json(path, &stored)
 }
 
 /// Fills `buf` from the system RNG, falling back to UUID v4 bytes (also from the OS RNG).

@@ -107,28 +107,19 @@ impl LocalCredStore {
         files::ensure_private_dir(&config.dir)?;
         let vault = Vault::open(&config.dir)?;
         let id_path = config.dir.join("identity.bin");
-        let identity: Identity = match vault.open_from(&id_path)? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| DevError::Corrupt {
-                path: id_path.clone(),
-                reason: e.to_string(),
-            })?,
-            None => {
-                let key_b64 = |k: &PrivateKey| -> Result<String, DevError> {
-                    Ok(STANDARD.encode(k.to_pkcs8().map_err(|e| DevError::Tls(e.to_string()))?))
-                };
-                let server = PrivateKey::generate().map_err(|e| DevError::Tls(e.to_string()))?;
-                let client = PrivateKey::generate().map_err(|e| DevError::Tls(e.to_string()))?;
-                let id = Identity {
-                    username: format!("{}.0.dev", uuid::Uuid::new_v4()),
-                    password: random_password(),
-                    server_private_key: key_b64(&server)?,
-                    client_private_key: key_b64(&client)?,
-                };
-                let bytes = serde_json::to_vec(&id).map_err(|e| DevError::Tls(e.to_string()))?;
-                vault.seal_to(&id_path, &bytes)?;
-                id
-            }
-        };
+        let identity: Identity = vault.load_or_create_json(&id_path, || {
+            let key_b64 = |k: &PrivateKey| -> Result<String, DevError> {
+                Ok(STANDARD.encode(k.to_pkcs8().map_err(|e| DevError::Tls(e.to_string()))?))
+            };
+            let server = PrivateKey::generate().map_err(|e| DevError::Tls(e.to_string()))?;
+            let client = PrivateKey::generate().map_err(|e| DevError::Tls(e.to_string()))?;
+            Ok(Identity {
+                username: format!("{}.0.dev", uuid::Uuid::new_v4()),
+                password: random_password(),
+                server_private_key: key_b64(&server)?,
+                client_private_key: key_b64(&client)?,
+            })
+        })?;
         let corrupt = |reason: String| DevError::Corrupt {
             path: id_path.clone(),
             reason,
@@ -138,13 +129,7 @@ impl LocalCredStore {
         let client_key = PrivateKey::from_base64_der(&identity.client_private_key)
             .map_err(|e| corrupt(e.to_string()))?;
         let store_path = config.dir.join("store.bin");
-        let data: Data = match vault.open_from(&store_path)? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| DevError::Corrupt {
-                path: store_path.clone(),
-                reason: e.to_string(),
-            })?,
-            None => Data::new(),
-        };
+        let data: Data = vault.open_json(&store_path)?.unwrap_or_default();
         Ok(Self {
             inner: Arc::new(Inner {
                 data: Mutex::new(data),
@@ -269,8 +254,7 @@ impl LocalCredStore {
             .entry(CredentialType::Password)
             .or_default()
             .insert(name.to_owned(), stored);
-        let bytes = serde_json::to_vec(&next).map_err(|e| DevError::Tls(e.to_string()))?;
-        self.inner.vault.seal_to(&self.inner.store_path, &bytes)?;
+        self.inner.vault.seal_json(&self.inner.store_path, &next)?;
         *data = next;
         Ok(())
     }

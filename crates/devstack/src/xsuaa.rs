@@ -249,20 +249,11 @@ impl LocalXsuaa {
         )?;
 
         let id_path = config.dir.join("identity.bin");
-        let identity: Identity = match vault.open_from(&id_path)? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| DevError::Corrupt {
-                path: id_path.clone(),
-                reason: e.to_string(),
-            })?,
-            None => {
-                let id = Identity {
-                    client_secret: client_secret(),
-                };
-                let bytes = serde_json::to_vec(&id).map_err(|e| DevError::Tls(e.to_string()))?;
-                vault.seal_to(&id_path, &bytes)?;
-                id
-            }
-        };
+        let identity: Identity = vault.load_or_create_json(&id_path, || {
+            Ok(Identity {
+                client_secret: client_secret(),
+            })
+        })?;
 
         let admin_secret_path = crate::layout::xsuaa_admin_secret(&config.dir);
         let admin_secret = if admin_secret_path.exists() {

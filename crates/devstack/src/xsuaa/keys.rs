@@ -169,40 +169,30 @@ impl KeyRing {
     /// Loads the keys sealed at `path`, or creates the first key there.
     pub(super) fn open(vault: &Vault, path: &Path, grace: Duration) -> Result<Self, DevError> {
         let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
-        let ring = match vault.open_from(path)? {
-            Some(bytes) => {
-                let stored: StoredRing =
-                    serde_json::from_slice(&bytes).map_err(|e| DevError::Corrupt {
-                        path: path.to_path_buf(),
-                        reason: e.to_string(),
-                    })?;
-                let mut keys = stored.keys.iter();
-                let Some(active) = keys.next() else {
-                    return Err(DevError::Corrupt {
-                        path: path.to_path_buf(),
-                        reason: "no signing key".into(),
-                    });
-                };
-                Ring {
-                    active: Arc::new(SigningKey::from_stored(active, path)?),
-                    retired: keys
-                        .map(|k| {
-                            Ok((
-                                Arc::new(SigningKey::from_stored(k, path)?),
-                                k.retired_ms.unwrap_or(k.created_ms),
-                            ))
-                        })
-                        .collect::<Result<Vec<_>, DevError>>()?,
-                }
-            }
-            None => {
-                let ring = Ring {
-                    active: Arc::new(SigningKey::generate(&[])?),
-                    retired: Vec::new(),
-                };
-                persist(vault, path, &ring)?;
-                ring
-            }
+        let stored: StoredRing = vault.load_or_create_json(path, || {
+            let first = Ring {
+                active: Arc::new(SigningKey::generate(&[])?),
+                retired: Vec::new(),
+            };
+            Ok(StoredRing::of(&first))
+        })?;
+        let mut keys = stored.keys.iter();
+        let Some(active) = keys.next() else {
+            return Err(DevError::Corrupt {
+                path: path.to_path_buf(),
+                reason: "no signing key".into(),
+            });
+        };
+        let ring = Ring {
+            active: Arc::new(SigningKey::from_stored(active, path)?),
+            retired: keys
+                .map(|k| {
+                    Ok((
+                        Arc::new(SigningKey::from_stored(k, path)?),
+                        k.retired_ms.unwrap_or(k.created_ms),
+                    ))
+                })
+                .collect::<Result<Vec<_>, DevError>>()?,
         };
         Ok(Self {
             path: path.to_path_buf(),
@@ -275,26 +265,27 @@ impl KeyRing {
             active: fresh,
             retired,
         };
-        persist(vault, &self.path, &next)?;
+        vault.seal_json(&self.path, &StoredRing::of(&next))?;
         *ring = next;
         Ok(kid)
     }
 }
 
-fn persist(vault: &Vault, path: &Path, ring: &Ring) -> Result<(), DevError> {
-    let stored = |key: &SigningKey, retired_ms: Option<i64>| StoredKey {
-        kid: key.kid.clone(),
-        pkcs8: STANDARD.encode(&key.pkcs8),
-        created_ms: key.created_ms,
-        retired_ms,
-    };
-    let stored = StoredRing {
-        keys: std::iter::once(stored(&ring.active, None))
-            .chain(ring.retired.iter().map(|(k, at)| stored(k, Some(*at))))
-            .collect(),
-    };
-    let bytes = serde_json::to_vec(&stored).map_err(|e| DevError::Tls(e.to_string()))?;
-    vault.seal_to(path, &bytes)
+impl StoredRing {
+    /// The sealed form of `ring`.
+    fn of(ring: &Ring) -> Self {
+        let stored = |key: &SigningKey, retired_ms: Option<i64>| StoredKey {
+            kid: key.kid.clone(),
+            pkcs8: STANDARD.encode(&key.pkcs8),
+            created_ms: key.created_ms,
+            retired_ms,
+        };
+        StoredRing {
+            keys: std::iter::once(stored(&ring.active, None))
+                .chain(ring.retired.iter().map(|(k, at)| stored(k, Some(*at))))
+                .collect(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -79,19 +79,8 @@ pub(super) fn load(
             (records, path, true)
         }
         None => {
-            let records = match vault.open_from(defaults_path)? {
-                Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| DevError::Corrupt {
-                    path: defaults_path.to_path_buf(),
-                    reason: credstore::model::describe_json_error(&e),
-                })?,
-                None => {
-                    let records = default_records();
-                    let bytes =
-                        serde_json::to_vec(&records).map_err(|e| DevError::Tls(e.to_string()))?;
-                    vault.seal_to(defaults_path, &bytes)?;
-                    records
-                }
-            };
+            let records: Vec<Record> =
+                vault.load_or_create_json(defaults_path, || Ok(default_records()))?;
             // The default users name the repository descriptor's collections; with another
             // descriptor they simply get no scopes.
             (records, defaults_path, false)
