@@ -34,6 +34,9 @@ pub enum Command {
     Serve(commands::serve::ServeArgs),
     /// Print a client-credentials access token of the bound XSUAA (stdout: the token only).
     Token(commands::token::TokenArgs),
+    /// EventBridge Scheduler expressions: the next fire instants.
+    #[command(subcommand)]
+    Schedule(commands::schedule::ScheduleCommand),
     /// Rotate the signing key of a running `bridge dev`'s local XSUAA (the old key stays
     /// published for a grace period, as on BTP).
     #[cfg(feature = "dev")]
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Creds(args) => commands::creds::run(args).await,
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Token(args) => commands::token::run(args).await,
+            Command::Schedule(command) => commands::schedule::run(command),
             #[cfg(feature = "dev")]
             Command::RotateKeys(args) => commands::rotate::run(args).await,
         }

@@ -14,6 +14,8 @@ mod creds;
 mod dev;
 /// `bridge env check`.
 mod env;
+/// `bridge schedule next`: fire instants, JSON, invalid input.
+mod schedule;
 /// `bridge serve` from the bindings alone: catalog, JSON logs, SIGTERM, missing bindings.
 mod serve;
 /// `bridge token`.
