@@ -6,6 +6,9 @@
 //! - [`Schedule`]: an expression in an IANA time zone (`ScheduleExpressionTimezone`, default
 //!   UTC) with `StartDate`/`EndDate` and a `FlexibleTimeWindow`; [`Schedule::next_after`] and
 //!   [`Schedule::occurrences`].
+//! - [`file::ScheduleFile`]: a schedule file in the `CreateSchedule` request shape
+//!   (`deploy/aws/schedules/*.json`), checked field by field; [`file::render`] fills in its
+//!   `${AccountId}`-style placeholders.
 //! - [`error::Error`]: the one error type.
 //!
 //! Time zones and daylight saving time follow Scheduler ("Schedule types on EventBridge
@@ -22,6 +25,7 @@
 
 pub mod cron;
 pub mod error;
+pub mod file;
 
 use std::str::FromStr as _;
 use std::time::Duration;

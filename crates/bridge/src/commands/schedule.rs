@@ -1,7 +1,8 @@
 //! `bridge schedule next 'EXPR'`: the next fire instants of an EventBridge Scheduler
 //! expression, in UTC and in the schedule's time zone, from the `schedule` crate (the same
-//! code the local scheduler will use). An invalid expression, zone or bound is exit 2 with the
-//! message naming the field.
+//! code the local scheduler will use); `bridge schedule check FILE…`: schedule files
+//! (`deploy/aws/schedules/*.json`, the `CreateSchedule` request shape) checked field by field.
+//! Anything invalid is exit 2 with the message naming the file and field.
 
 use std::process::ExitCode;
 
@@ -13,7 +14,22 @@ use clap::{Args, Subcommand};
 pub enum ScheduleCommand {
     /// Print the next fire instants of a schedule expression.
     Next(NextArgs),
+    /// Check schedule files (the CreateSchedule request shape of
+    /// `aws scheduler create-schedule --cli-input-json`).
+    Check(CheckArgs),
 }
+
+/// Arguments of `bridge schedule check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The files, e.g. deploy/aws/schedules/*.json.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Values for the files' placeholders while checking (the template and the local stack put
+/// real ones in).
+const CHECK_VARS: &[(&str, &str)] = &[("AccountId", "000000000000"), ("Region", "eu-central-1")];
 
 /// Arguments of `bridge schedule next`.
 #[derive(Debug, Args)]
@@ -46,6 +62,7 @@ pub struct NextArgs {
 pub fn run(command: ScheduleCommand) -> ExitCode {
     match command {
         ScheduleCommand::Next(args) => next(&args),
+        ScheduleCommand::Check(args) => check(&args),
     }
 }
 
@@ -124,4 +141,46 @@ fn next(args: &NextArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn check(args: &CheckArgs) -> ExitCode {
+    let now = Utc::now();
+    let mut bad = 0;
+    for path in &args.files {
+        let shown = path.display();
+        let result = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read it: {e}"))
+            .and_then(|text| schedule::file::render(&text, CHECK_VARS).map_err(|e| e.to_string()))
+            .and_then(|text| schedule::file::ScheduleFile::parse(&text).map_err(|e| e.to_string()))
+            .and_then(|file| {
+                let next = file
+                    .schedule()
+                    .map_err(|e| e.to_string())?
+                    .next_after(now, now);
+                Ok((file, next))
+            });
+        match result {
+            Ok((file, next)) => println!(
+                "ok     {shown}  {}  {} ({}){}{}",
+                file.name,
+                file.schedule_expression,
+                file.schedule_expression_timezone
+                    .as_deref()
+                    .unwrap_or("UTC"),
+                if file.enabled() { "" } else { "  DISABLED" },
+                next.map(|t| format!("  next {}", t.format("%Y-%m-%dT%H:%M:%SZ")))
+                    .unwrap_or_else(|| "  no further occurrence".to_owned()),
+            ),
+            Err(message) => {
+                bad += 1;
+                eprintln!("error: {shown}: {message}");
+            }
+        }
+    }
+    if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::USAGE)
+    }
 }

@@ -100,3 +100,38 @@ fn invalid_input_is_exit_2_naming_the_field() {
         assert!(r.stdout.is_empty());
     }
 }
+
+#[test]
+fn check_passes_the_shipped_files_and_names_what_is_wrong_in_others() {
+    let root = testkit::workspace_root();
+    let ping = root.join("deploy/aws/schedules/ping.json");
+    let r = run(bridge().arg("schedule").arg("check").arg(&ping), "", false);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("bridge-ping  rate(1 minute) (UTC)"),
+        "{}",
+        r.stdout
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ping).unwrap()).unwrap();
+    v["Target"]["Input"] = "not json".into();
+    std::fs::write(&bad, v.to_string()).unwrap();
+    let r = run(
+        bridge().arg("schedule").arg("check").arg(&ping).arg(&bad),
+        "",
+        false,
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stdout.contains("bridge-ping"),
+        "the good file is still reported"
+    );
+    assert!(
+        r.stderr.contains("bad.json: Target.Input: is not JSON"),
+        "{}",
+        r.stderr
+    );
+}
