@@ -59,7 +59,8 @@ fn ping() -> serde_json::Value {
 
 #[test]
 fn bad_files_are_refused_naming_the_field() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "unknown field",
             Box::new(|v| v["ScheduleExpresion"] = "rate(1 hour)".into()),
