@@ -237,11 +237,8 @@ impl From<cfenv::Error> for Error {
     }
 }
 
-/// Cuts a service message to [`MAX_MESSAGE`] characters.
+/// Cuts a service message to [`MAX_MESSAGE`] characters (`…` marks a cut).
 pub(crate) fn cut(message: &str) -> String {
-    let mut out: String = message.chars().take(MAX_MESSAGE).collect();
-    if message.chars().count() > MAX_MESSAGE {
-        out.push('…');
-    }
-    out
+    use cfenv::text::{Controls, Ellipsis};
+    cfenv::text::cut(message, MAX_MESSAGE, Controls::Keep, Ellipsis::WhenCut)
 }

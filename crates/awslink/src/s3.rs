@@ -180,21 +180,21 @@ where
         SdkError::DispatchFailure(d) if d.is_timeout() => Error::S3Timeout {
             operation,
             endpoint,
-            reason: crate::error::cut(&crate::sts::chain(e)),
+            reason: crate::error::cut(&cfenv::text::chain(e)),
         },
         SdkError::DispatchFailure(_) => Error::S3Unreachable {
             operation,
             endpoint,
-            reason: crate::error::cut(&crate::sts::chain(e)),
+            reason: crate::error::cut(&cfenv::text::chain(e)),
         },
         SdkError::ResponseError(_) => Error::S3Response {
             operation,
-            reason: crate::error::cut(&crate::sts::chain(e)),
+            reason: crate::error::cut(&cfenv::text::chain(e)),
         },
         _ => Error::S3Unreachable {
             operation,
             endpoint,
-            reason: crate::error::cut(&crate::sts::chain(e)),
+            reason: crate::error::cut(&cfenv::text::chain(e)),
         },
     }
 }

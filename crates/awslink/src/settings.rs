@@ -131,7 +131,7 @@ impl AwsSettings {
                 field: "<unknown>",
                 reason: format!(
                     "unknown key `{}`; known keys: {}",
-                    unknown.chars().take(64).collect::<String>(),
+                    cfenv::text::prefix(unknown, 64),
                     CONFIG_KEYS.join(", ")
                 ),
             });

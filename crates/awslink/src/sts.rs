@@ -140,14 +140,14 @@ impl StsAssumeRole {
             SdkError::DispatchFailure(f) if f.is_timeout() => Error::StsTimeout {
                 endpoint,
                 reason: match f.as_connector_error() {
-                    Some(e) => cut(&chain(e)),
+                    Some(e) => cut(&cfenv::text::chain(e)),
                     None => "the connection timed out".into(),
                 },
             },
             SdkError::DispatchFailure(f) => Error::StsUnreachable {
                 endpoint,
                 reason: match f.as_connector_error() {
-                    Some(e) => cut(&chain(e)),
+                    Some(e) => cut(&cfenv::text::chain(e)),
                     None => "the request could not be sent".into(),
                 },
             },
@@ -160,23 +160,8 @@ impl StsAssumeRole {
             },
             other => Error::StsResponse {
                 endpoint,
-                reason: cut(&chain(&other)),
+                reason: cut(&cfenv::text::chain(&other)),
             },
         }
     }
-}
-
-/// An error and its sources, joined (connector errors name hosts and causes, never secrets).
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }

@@ -38,6 +38,8 @@
 //! - `xsuaa`, `credstore`, `privatelink`, `postgres`, `user_provided`: one typed binding each.
 //! - `application`: [`VcapApplication`].
 //! - `secret`: [`Secret`].
+//! - [`text`]: secret-safe message text (cutting service messages, JSON errors by position,
+//!   error chains on one line), used by every crate that reports outside text.
 //! - `error`: [`Error`] and its policy.
 //! - `fields` (private): typed reads from a JSON object with error context.
 
@@ -49,6 +51,7 @@ mod fields;
 mod postgres;
 mod privatelink;
 mod secret;
+pub mod text;
 mod user_provided;
 mod vcap;
 mod xsuaa;

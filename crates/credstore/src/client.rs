@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use cfenv::text::{Controls, Ellipsis, json_error, root_cause};
 use cfenv::{CredStoreAuth, CredStoreBinding};
 use reqwest::header::{CONTENT_TYPE, ETAG, HeaderValue, IF_MATCH, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode};
@@ -13,8 +14,8 @@ use url::Url;
 use crate::error::Error;
 use crate::jwe::{self, IatPolicy, PrivateKey, PublicKey};
 use crate::model::{
-    Credential, CredentialMeta, CredentialType, NewCredential, Page, WireCredential,
-    describe_json_error, validate_name, validate_namespace,
+    Credential, CredentialMeta, CredentialType, NewCredential, Page, WireCredential, validate_name,
+    validate_namespace,
 };
 use crate::{CredentialStore, WriteMode};
 
@@ -137,7 +138,7 @@ impl Client {
         };
         let http = builder.build().map_err(|e| Error::Binding {
             field: "credentials",
-            reason: format!("cannot build HTTP client: {}", describe(&e)),
+            reason: format!("cannot build HTTP client: {}", root_cause(&e)),
         })?;
         let host = match (binding.url.host_str(), binding.url.port_or_known_default()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -228,7 +229,7 @@ impl Client {
         } else {
             Error::Unreachable {
                 host: self.host.clone(),
-                reason: describe(e),
+                reason: root_cause(e),
             }
         }
     }
@@ -258,7 +259,7 @@ impl Client {
         serde_json::from_slice(&plain).map_err(|e| {
             Error::InvalidResponse(format!(
                 "payload is not the expected JSON: {}",
-                describe_json_error(&e)
+                json_error(&e)
             ))
         })
     }
@@ -416,14 +417,13 @@ impl CredentialStore for Client {
             if value.is_array() {
                 // Unpaginated form: a plain array of metadata.
                 let items: Vec<CredentialMeta> = serde_json::from_value(value).map_err(|e| {
-                    Error::InvalidResponse(format!("list payload: {}", describe_json_error(&e)))
+                    Error::InvalidResponse(format!("list payload: {}", json_error(&e)))
                 })?;
                 all.extend(items);
                 return Ok(all);
             }
-            let page: Page = serde_json::from_value(value).map_err(|e| {
-                Error::InvalidResponse(format!("list page: {}", describe_json_error(&e)))
-            })?;
+            let page: Page = serde_json::from_value(value)
+                .map_err(|e| Error::InvalidResponse(format!("list page: {}", json_error(&e))))?;
             let last = page.last || page.content.is_empty();
             all.extend(page.content);
             if last {
@@ -454,24 +454,7 @@ fn store_message(body: &[u8]) -> String {
         })
         .and_then(|m| m.as_str())
         .unwrap_or("(no message)");
-    let mut out: String = msg
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_MESSAGE)
-        .collect();
-    if msg.chars().count() > MAX_MESSAGE {
-        out.push('…');
-    }
-    out
-}
-
-/// The innermost cause of a transport error, without the request URL.
-fn describe(e: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    source.to_string()
+    cfenv::text::cut(msg, MAX_MESSAGE, Controls::Drop, Ellipsis::WhenLonger)
 }
 
 fn now() -> i64 {

@@ -29,11 +29,12 @@ use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use cfenv::Secret;
+use cfenv::text::{Controls, Ellipsis};
 use credstore::client::NAMESPACE_HEADER;
 use credstore::jwe::{IatPolicy, PrivateKey, PublicKey};
 use credstore::model::{
-    CredentialMeta, CredentialType, NewCredential, Page, WireCredential, describe_json_error,
-    validate_name, validate_namespace,
+    CredentialMeta, CredentialType, NewCredential, Page, WireCredential, validate_name,
+    validate_namespace,
 };
 use serde::{Deserialize, Serialize};
 
@@ -329,7 +330,7 @@ fn too_large() -> Refusal {
 /// Text from a client's request (or about it), fit for an error message: at most 200
 /// printable characters.
 fn printable(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
+    cfenv::text::cut(s, 200, Controls::Drop, Ellipsis::Never)
 }
 
 fn internal() -> Refusal {
@@ -607,7 +608,7 @@ fn write(
     let incoming: WireCredential = serde_json::from_slice(&plain).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
-            &format!("invalid credential JSON: {}", describe_json_error(&e)),
+            &format!("invalid credential JSON: {}", cfenv::text::json_error(&e)),
         )
     })?;
     let new = NewCredential {

@@ -420,7 +420,7 @@ fn default_message(code: &str) -> Cow<'static, str> {
         other => {
             return Cow::Owned(format!(
                 "The local S3 refused the request with {}.",
-                other.chars().take(64).collect::<String>()
+                cfenv::text::prefix(other, 64)
             ));
         }
     };
@@ -1049,7 +1049,7 @@ fn check_scope(headers: &HeaderMap, query: &[(String, String)], region: &str) ->
             S3ErrorCode::AuthorizationHeaderMalformed,
             format!(
                 "The authorization header is malformed; the region '{}' is wrong; expecting '{region}'",
-                scope_region.chars().take(32).collect::<String>()
+                cfenv::text::prefix(scope_region, 32)
             ),
         );
         e.set_status_code(StatusCode::BAD_REQUEST);

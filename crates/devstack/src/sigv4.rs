@@ -32,6 +32,7 @@ use std::fmt;
 
 use aws_lc_rs::{constant_time, digest, hmac};
 use axum::http::HeaderMap;
+use cfenv::text::prefix;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 
 /// The only algorithm accepted.
@@ -270,7 +271,7 @@ fn from_header<'a>(req: &Request<'a>) -> Result<Parts<'a>, SigV4Error> {
         let algorithm = value.split(' ').next().unwrap_or("");
         return Err(malformed(format!(
             "Unsupported AWS 'algorithm': '{}' (only {ALGORITHM} is accepted)",
-            truncate(algorithm, 40)
+            prefix(algorithm, 40)
         )));
     };
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
@@ -282,7 +283,7 @@ fn from_header<'a>(req: &Request<'a>) -> Result<Parts<'a>, SigV4Error> {
         let Some((name, v)) = field.split_once('=') else {
             return Err(malformed(format!(
                 "Authorization header parameter is not name=value: '{}'",
-                truncate(field.split('=').next().unwrap_or(""), 40)
+                prefix(field.split('=').next().unwrap_or(""), 40)
             )));
         };
         match name.trim() {
@@ -361,7 +362,7 @@ fn from_query<'a>(query: &[(Cow<'a, str>, Cow<'a, str>)]) -> Result<Parts<'a>, S
     if algorithm != ALGORITHM {
         return Err(malformed(format!(
             "Unsupported AWS 'algorithm': '{}' (only {ALGORITHM} is accepted)",
-            truncate(algorithm, 40)
+            prefix(algorithm, 40)
         )));
     }
     let mut missing = Vec::new();
@@ -459,7 +460,7 @@ fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, SigV4Error> {
         .ok_or_else(|| {
             malformed(format!(
                 "X-Amz-Date must be in the ISO 8601 basic format yyyyMMdd'T'HHmmss'Z', not '{}'",
-                truncate(s, 40)
+                prefix(s, 40)
             ))
         })
 }
@@ -469,7 +470,7 @@ fn check_scope(parts: &Parts<'_>, service: &Service<'_>) -> Result<(), SigV4Erro
     if parts.scope_terminator != "aws4_request" {
         return scope(format!(
             "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'.",
-            truncate(&parts.scope_terminator, 40)
+            prefix(&parts.scope_terminator, 40)
         ));
     }
     if parts.scope_service != service.name {
@@ -481,7 +482,7 @@ fn check_scope(parts: &Parts<'_>, service: &Service<'_>) -> Result<(), SigV4Erro
     if parts.scope_region != service.region {
         return scope(format!(
             "Credential should be scoped to a valid region, not '{}'. Expected '{}'.",
-            truncate(&parts.scope_region, 40),
+            prefix(&parts.scope_region, 40),
             service.region
         ));
     }
@@ -490,7 +491,7 @@ fn check_scope(parts: &Parts<'_>, service: &Service<'_>) -> Result<(), SigV4Erro
         return scope(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
              from HTTP: '{}' != '{day}', from '{}'.",
-            truncate(&parts.scope_date, 16),
+            prefix(&parts.scope_date, 16),
             parts.amz_date
         ));
     }
@@ -661,14 +662,6 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
-}
-
-/// At most `n` characters of a client-sent value, for error messages.
-fn truncate(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

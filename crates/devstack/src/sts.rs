@@ -40,6 +40,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use cfenv::text::prefix;
 
 use crate::aws_identity::{
     AwsIdentity, Policy, Principal, PrincipalKind, ROLE_CHAINING_MAX, Role, SessionRequest,
@@ -346,8 +347,8 @@ fn serve(
             "InvalidAction",
             format!(
                 "Could not find operation {} for version {}",
-                cut(action, 64),
-                cut(version, 32)
+                prefix(action, 64),
+                prefix(version, 32)
             ),
         )),
     };
@@ -469,7 +470,7 @@ fn validate(params: &BTreeMap<String, String>) -> Result<AssumeRoleParams<'_>, R
     let mut errors: Vec<String> = Vec::new();
     let mut violation = |value: Option<&str>, field: &str, constraint: &str| {
         let value = match value {
-            Some(v) => format!("'{}'", cut(v, 128)),
+            Some(v) => format!("'{}'", prefix(v, 128)),
             None => "null".to_owned(),
         };
         errors.push(format!(
@@ -603,14 +604,6 @@ fn trust_allows(role: &Role, caller: &Principal, p: &AssumeRoleParams<'_>) -> bo
     let identity: Vec<&iam::PolicyDocument> =
         caller.policies.iter().map(Policy::document).collect();
     iam::assume_role(role.trust_policy.document(), &identity, &ctx).is_allowed()
-}
-
-/// At most `n` characters of a client-sent value, for messages.
-fn cut(s: &str, n: usize) -> &str {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ impl Vault {
             .map(Some)
             .map_err(|e| DevError::Corrupt {
                 path: path.to_path_buf(),
-                reason: credstore::model::describe_json_error(&e),
+                reason: cfenv::text::json_error(&e),
             })
     }
 

@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use url::Url;
 use url::form_urlencoded;
 
-use crate::error::{TokenError, sanitize};
+use crate::error::TokenError;
 
 /// Largest token endpoint response we read.
 const MAX_RESPONSE: usize = 256 << 10;
@@ -449,7 +449,7 @@ impl TokenClient {
         } else {
             TokenError::Unreachable {
                 host: self.host.clone(),
-                reason: describe(e),
+                reason: cfenv::text::root_cause(e),
             }
         }
     }
@@ -482,10 +482,15 @@ fn rejected(status: u16, body: &[u8]) -> TokenError {
     let (error, error_description) = parsed
         .map(|e| (e.error, e.error_description))
         .unwrap_or_default();
+    // Each field is cut to MAX_MESSAGE characters, on one line: it goes into errors and logs.
+    let cut = |text: String| {
+        use cfenv::text::{Controls, Ellipsis};
+        cfenv::text::cut(&text, MAX_MESSAGE, Controls::Drop, Ellipsis::WhenCut)
+    };
     TokenError::Rejected {
         status,
-        error: error.map(|e| sanitize(&e, MAX_MESSAGE)),
-        error_description: error_description.map(|d| sanitize(&d, MAX_MESSAGE)),
+        error: error.map(cut),
+        error_description: error_description.map(cut),
     }
 }
 
@@ -539,16 +544,7 @@ pub(crate) fn http_client(
     }
     builder
         .build()
-        .map_err(|e| format!("cannot build HTTP client: {}", describe(&e)))
-}
-
-/// The innermost cause of a transport error, without the request URL.
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
-    }
-    source.to_string()
+        .map_err(|e| format!("cannot build HTTP client: {}", cfenv::text::root_cause(&e)))
 }
 
 /// `host:port` of a URL, for error messages.

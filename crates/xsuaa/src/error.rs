@@ -72,7 +72,8 @@ impl ValidationError {
     /// Builds [`ValidationError::UnsupportedAlgorithm`] from an untrusted `alg` value: at most
     /// 32 characters, no control characters.
     pub(crate) fn unsupported_alg(alg: &str) -> Self {
-        Self::UnsupportedAlgorithm(sanitize(alg, 32))
+        use cfenv::text::{Controls, Ellipsis};
+        Self::UnsupportedAlgorithm(cfenv::text::cut(alg, 32, Controls::Drop, Ellipsis::WhenCut))
     }
 
     /// True when the client sent a bad token (answer 401); false when the fault is ours or
@@ -158,13 +159,4 @@ impl TokenError {
             Self::InvalidResponse(_) | Self::Binding { .. } => false,
         }
     }
-}
-
-/// At most `max` characters of `text` without control characters, with `…` when cut.
-pub(crate) fn sanitize(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(max).collect();
-    if text.chars().filter(|c| !c.is_control()).count() > max {
-        out.push('…');
-    }
-    out
 }

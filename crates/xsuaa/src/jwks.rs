@@ -41,7 +41,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::client::{describe, host_of, http_client};
+use crate::client::{host_of, http_client};
 use crate::error::ValidationError;
 
 /// Largest JWKS document we read.
@@ -410,7 +410,11 @@ impl JwksFetcher for HttpJwksFetcher {
                     self.timeout.as_millis()
                 )
             } else {
-                format!("token_keys at {} unreachable: {}", self.host, describe(e))
+                format!(
+                    "token_keys at {} unreachable: {}",
+                    self.host,
+                    cfenv::text::root_cause(e)
+                )
             })
         };
         let mut resp = self

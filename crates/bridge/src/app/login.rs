@@ -169,7 +169,7 @@ pub async fn callback(
             oauth_error: None,
             message: format!(
                 "Sign-in failed at XSUAA: {}",
-                error.chars().take(100).collect::<String>()
+                cfenv::text::prefix(&error, 100)
             ),
         });
     }

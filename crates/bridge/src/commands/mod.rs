@@ -37,18 +37,7 @@ fn report(err: &anyhow::Error) {
 /// The error and its causes on one line, `: `-separated, skipping a cause whose text the line
 /// already holds (many error types repeat their source in their own message).
 pub fn describe(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+    cfenv::text::chain(err.as_ref())
 }
 
 /// Resolves on Ctrl-C or SIGTERM (Cloud Foundry and Kubernetes stop with SIGTERM).

@@ -322,11 +322,8 @@ fn escape(s: &str) -> String {
 /// A value a client sent, fit to quote in an error description: at most 100 printable
 /// characters.
 fn printable(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect::<String>()
-        .replace('"', "'")
+    use cfenv::text::{Controls, Ellipsis};
+    cfenv::text::cut(s, 100, Controls::Drop, Ellipsis::Never).replace('"', "'")
 }
 
 // ---------------------------------------------------------------------------------------------

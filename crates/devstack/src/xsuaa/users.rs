@@ -70,10 +70,7 @@ pub(super) fn load(
             let records: Vec<Record> = serde_json::from_str(&text).map_err(|e| {
                 corrupt(
                     path,
-                    format!(
-                        "not a users file: {}",
-                        credstore::model::describe_json_error(&e)
-                    ),
+                    format!("not a users file: {}", cfenv::text::json_error(&e)),
                 )
             })?;
             (records, path, true)
@@ -176,11 +173,11 @@ mod tests {
         let e = serde_json::from_str::<Vec<Record>>(r#"[{"username": "a", "password": 12345678}]"#)
             .err()
             .unwrap();
-        let text = credstore::model::describe_json_error(&e);
+        let text = cfenv::text::json_error(&e);
         assert!(!text.contains("12345678"), "{text}");
         let e = serde_json::from_str::<Vec<Record>>(r#"[{"username": "a", "passwd": "x"}]"#)
             .err()
             .unwrap();
-        assert!(credstore::model::describe_json_error(&e).contains("unknown field `passwd`"));
+        assert!(cfenv::text::json_error(&e).contains("unknown field `passwd`"));
     }
 }
