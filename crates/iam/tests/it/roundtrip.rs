@@ -79,3 +79,15 @@ fn elements_come_out_in_the_conventional_order() {
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"S","Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"k":"true"}}}]}"#
     );
 }
+
+#[test]
+fn numbers_with_more_digits_than_an_f64_round_trip() {
+    // With serde_json's default float parser, `184467440737.9551615` read back from the
+    // written `184467440737.95514` was one unit off, so the document changed (found by
+    // `cargo xtask soak`, target `iam`); the workspace turns on serde_json's `float_roundtrip`.
+    let text = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket",
+        "Resource": "*", "Condition": {"NumericLessThanEquals": {"s3:max-keys": [184467440737.9551615, 118446744073709551616]}}}]}"#;
+    let first = PolicyDocument::from_json_as(text, Identity).unwrap();
+    let second = PolicyDocument::from_json_as(&first.to_json(), Identity).unwrap();
+    assert_eq!(second, first);
+}
