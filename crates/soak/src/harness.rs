@@ -102,6 +102,17 @@ pub struct Failure {
     pub saved: Option<PathBuf>,
 }
 
+impl Failure {
+    /// The first line of the message, cut to 300 characters.
+    pub fn summary(&self) -> String {
+        let line = self.message.lines().next().unwrap_or("");
+        match line.char_indices().nth(300) {
+            Some((at, _)) => format!("{}…", &line[..at]),
+            None => line.to_owned(),
+        }
+    }
+}
+
 /// The figures of one run of one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -174,8 +185,12 @@ impl fmt::Display for Report {
             self.accepted_percent()
         )?;
         if let Some(first) = self.failures.first() {
-            let message = first.message.lines().next().unwrap_or("");
-            write!(f, "; first crash at execution {}: {message}", first.index)?;
+            write!(
+                f,
+                "; first crash at execution {}: {}",
+                first.index,
+                first.summary()
+            )?;
             if let Some(path) = &first.saved {
                 write!(f, " (input in {})", path.display())?;
             }

@@ -20,7 +20,9 @@
 //! ([`mutate`]). Each target keeps a small pool of inputs it accepted and mutates those too,
 //! so accepted shapes breed further ones. Execution `i` of a run with seed `s` draws from an
 //! RNG seeded by `(s, i)`; a crash file records both, and `soak replay <parser> <file>` runs
-//! a saved input again.
+//! a saved input again. The `validate` and `jwe` targets sign and encrypt with fixed test keys
+//! (`crates/soak/keys/`, made with `openssl genpkey` for the soak only), so a saved token or
+//! JWE meets the same keys on replay.
 //!
 //! Modules: [`harness`] (the loop, the panic hook, crash files, [`Report`]), [`mutate`] (the
 //! mutators and dictionaries), [`targets`] (one module per parser, and the registry).

@@ -132,7 +132,7 @@ fn soak(args: &[String]) -> Result<ExitCode, String> {
             eprintln!(
                 "  also at execution {}: {}",
                 failure.index,
-                first_line(&failure.message)
+                failure.summary()
             );
         }
         reports.push(report);
@@ -157,10 +157,6 @@ fn soak(args: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or("")
 }
 
 /// The figures as a Markdown table.

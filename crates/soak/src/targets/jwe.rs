@@ -68,8 +68,12 @@ pub(crate) struct Jwe {
 
 impl Jwe {
     pub(crate) fn new() -> Self {
-        let ours = PrivateKey::generate().expect("RSA key generation");
-        let other = PrivateKey::generate().expect("RSA key generation");
+        // Fixed keys (`crates/soak/keys/`, made with `openssl genpkey`, for the soak only), so
+        // that a saved input replays against the key it was encrypted to.
+        let ours = PrivateKey::from_pkcs8(include_bytes!("../../keys/rsa-jwe.pk8"))
+            .expect("the soak RSA key");
+        let other = PrivateKey::from_pkcs8(include_bytes!("../../keys/rsa-jwe-other.pk8"))
+            .expect("the soak RSA key");
         let public_b64 = ours.public_key_base64_der().expect("public key");
         let der = STANDARD.decode(&public_b64).unwrap_or_default();
         let spki = OaepPublicEncryptingKey::new(

@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 
 use async_trait::async_trait;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::rsa::KeyPair as RsaKeyPair;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _, RsaEncoding};
 use fastrand::Rng;
 use serde_json::{Value, json};
@@ -71,7 +71,8 @@ pub(crate) struct Input {
     keys: Keys,
     broker: bool,
     jwks: Option<Vec<u8>>,
-    /// The signing input minted for this execution and the `kid` of the key that signed it.
+    /// The signing input of a token minted by the soak (in this execution, or earlier for a
+    /// token from the pool) and the `kid` of the key that signed it.
     signed: Option<(String, String)>,
 }
 
@@ -100,14 +101,29 @@ struct Signers {
 }
 
 impl Signers {
+    /// The fixed keys of `crates/soak/keys/` (made with `openssl genpkey`, for the soak only),
+    /// so that a saved input replays against the keys it was signed with.
     fn new() -> Self {
-        let ec = |alg| EcdsaKeyPair::generate(alg).expect("EC key generation");
+        let ec = |alg, der: &[u8]| EcdsaKeyPair::from_pkcs8(alg, der).expect("a soak EC key");
         Self {
-            rsa: RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"),
-            ec256: ec(&signature::ECDSA_P256_SHA256_FIXED_SIGNING),
-            ec384: ec(&signature::ECDSA_P384_SHA384_FIXED_SIGNING),
-            ec521: ec(&signature::ECDSA_P521_SHA512_FIXED_SIGNING),
-            stranger: ec(&signature::ECDSA_P256_SHA256_FIXED_SIGNING),
+            rsa: RsaKeyPair::from_pkcs8(include_bytes!("../../keys/rsa-validate.pk8"))
+                .expect("the soak RSA key"),
+            ec256: ec(
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                include_bytes!("../../keys/p256.pk8"),
+            ),
+            ec384: ec(
+                &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                include_bytes!("../../keys/p384.pk8"),
+            ),
+            ec521: ec(
+                &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+                include_bytes!("../../keys/p521.pk8"),
+            ),
+            stranger: ec(
+                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                include_bytes!("../../keys/p256-stranger.pk8"),
+            ),
         }
     }
 
@@ -177,10 +193,11 @@ pub(crate) struct Validate {
     /// Seed tokens and the claims they carry.
     seeds: Vec<String>,
     claims: Vec<Value>,
-    /// Signing input of everything we signed → the `kid` it must verify with under the real
-    /// key set (`None`: it must not verify there, e.g. a key with `use: enc`).
+    /// Signing input of every seed → the `kid` it must verify with under the real key set
+    /// (`None`: it must not verify there, e.g. a key with `use: enc`).
     trusted: HashMap<String, Option<String>>,
-    pool: Vec<String>,
+    /// Accepted tokens, with what a freshly minted one was signed as (see [`Input::signed`]).
+    pool: Vec<(String, Option<(String, String)>)>,
 }
 
 impl Validate {
@@ -362,11 +379,13 @@ impl Target for Validate {
             0..=29 => pick(rng, &self.seeds).clone(),
             30..=59 => {
                 let base = if !self.pool.is_empty() && chance(rng, 30) {
-                    pick(rng, &self.pool)
+                    let (token, s) = pick(rng, &self.pool).clone();
+                    signed = s;
+                    token
                 } else {
-                    pick(rng, &self.seeds)
+                    pick(rng, &self.seeds).clone()
                 };
-                mutate::text(rng, base, DICT, 17_000)
+                mutate::text(rng, &base, DICT, 17_000)
             }
             60..=84 => {
                 let (token, s) = self.mint(rng);
@@ -487,15 +506,7 @@ impl Target for Validate {
     }
 
     fn keep(&mut self, input: Input, rng: &mut Rng) {
-        if let Some((signing_input, kid)) = input.signed
-            && input.keys == Keys::Real
-        {
-            // An accepted fresh token joins the seeds' trust, so its mutations are checked too.
-            if self.trusted.len() < 10_000 {
-                self.trusted.insert(signing_input, Some(kid));
-            }
-        }
-        keep_in(&mut self.pool, input.token, rng);
+        keep_in(&mut self.pool, (input.token, input.signed), rng);
     }
 
     fn encode(input: &Input) -> Vec<u8> {
