@@ -110,10 +110,18 @@ impl LocalCredStore {
         let id_path = config.dir.join("identity.bin");
         let identity: Identity = vault.load_or_create_json(&id_path, || {
             let key_b64 = |k: &PrivateKey| -> Result<String, DevError> {
-                Ok(STANDARD.encode(k.to_pkcs8().map_err(|e| DevError::Tls(e.to_string()))?))
+                let der = k.to_pkcs8().map_err(|_| DevError::Crypto {
+                    what: "RSA key encoding",
+                })?;
+                Ok(STANDARD.encode(der))
             };
-            let server = PrivateKey::generate().map_err(|e| DevError::Tls(e.to_string()))?;
-            let client = PrivateKey::generate().map_err(|e| DevError::Tls(e.to_string()))?;
+            let generate = || {
+                PrivateKey::generate().map_err(|_| DevError::Crypto {
+                    what: "RSA key generation",
+                })
+            };
+            let server = generate()?;
+            let client = generate()?;
             Ok(Identity {
                 username: format!("{}.0.dev", uuid::Uuid::new_v4()),
                 password: random_password(),

@@ -34,9 +34,16 @@ pub enum DevError {
         /// What is wrong, naming the field.
         reason: String,
     },
-    /// Certificates or keys could not be made.
+    /// TLS certificates, their keys or a TLS configuration could not be made or read.
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    /// A cryptographic operation outside TLS failed: generating or encoding a signing or
+    /// encryption key, sealing a store file, drawing random numbers. Names the operation only.
+    #[error("{what} failed")]
+    Crypto {
+        /// The operation, e.g. "RSA key generation".
+        what: &'static str,
+    },
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -298,8 +298,10 @@ impl DevStack {
             vcap,
             services: tokio::sync::Mutex::new(services),
         };
-        let text =
-            serde_json::to_string_pretty(&stack.vcap).map_err(|e| DevError::Tls(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&stack.vcap).map_err(|e| DevError::Io {
+            path: stack.vcap_path(),
+            source: std::io::Error::other(e),
+        })?;
         files::write_private(&stack.vcap_path(), text.as_bytes())?;
         Ok(stack)
     }

@@ -38,7 +38,9 @@ impl Vault {
             let mut k = vec![0u8; 32];
             SystemRandom::new()
                 .fill(&mut k)
-                .map_err(|_| DevError::Tls("no randomness".into()))?;
+                .map_err(|_| DevError::Crypto {
+                    what: "random number generation",
+                })?;
             files::write_private(&path, &k)?;
             k
         };
@@ -56,7 +58,9 @@ impl Vault {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
             .fill(&mut nonce)
-            .map_err(|_| DevError::Tls("no randomness".into()))?;
+            .map_err(|_| DevError::Crypto {
+                what: "random number generation",
+            })?;
         let mut body = plain.to_vec();
         self.key
             .seal_in_place_append_tag(
@@ -64,7 +68,9 @@ impl Vault {
                 Aad::from(MAGIC),
                 &mut body,
             )
-            .map_err(|_| DevError::Tls("sealing failed".into()))?;
+            .map_err(|_| DevError::Crypto {
+                what: "sealing a store file",
+            })?;
         let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + body.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&nonce);

@@ -36,10 +36,13 @@ pub(super) struct SigningKey {
 
 impl SigningKey {
     fn generate(taken: &[String]) -> Result<Self, DevError> {
-        let pair = RsaKeyPair::generate(KeySize::Rsa2048)
-            .map_err(|_| DevError::Tls("RSA key generation failed".into()))?;
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| DevError::Crypto {
+            what: "RSA key generation",
+        })?;
         let pkcs8 = AsDer::<Pkcs8V1Der>::as_der(&pair)
-            .map_err(|_| DevError::Tls("RSA key encoding failed".into()))?
+            .map_err(|_| DevError::Crypto {
+                what: "RSA key encoding",
+            })?
             .as_ref()
             .to_vec();
         let kid = loop {
@@ -51,8 +54,9 @@ impl SigningKey {
                 break kid;
             }
         };
-        Self::from_parts(kid, pair, pkcs8, now_ms())
-            .map_err(|_| DevError::Tls("RSA key encoding failed".into()))
+        Self::from_parts(kid, pair, pkcs8, now_ms()).map_err(|_| DevError::Crypto {
+            what: "RSA key encoding",
+        })
     }
 
     fn from_stored(stored: &StoredKey, path: &Path) -> Result<Self, DevError> {
