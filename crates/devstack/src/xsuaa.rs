@@ -19,7 +19,8 @@
 //! live in memory only: a restart forgets them.
 //!
 //! Modules: `keys` (RSA signing keys, rotation, JWKS), `users` (the users file and default
-//! users), `claims` (token claims), `http` (routes and the single error→HTTP mapping).
+//! users), `claims` (token claims), `http` (routes, one module per endpoint group, and the
+//! single error→HTTP mapping).
 //! Nothing here logs a secret, password, code or token; each request is logged once, by path,
 //! status, grant type and (authenticated) client id.
 
