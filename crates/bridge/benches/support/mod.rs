@@ -32,8 +32,10 @@ impl App {
         // shell changes what is measured.
         // `BENCH_BRIDGE_BIN` measures another build of the same sources, e.g. the deployed one
         // (`dist/cf/bridge` from `cargo xtask dist`).
-        let binary = std::env::var_os("BENCH_BRIDGE_BIN")
-            .map_or_else(|| env!("CARGO_BIN_EXE_bridge").into(), std::path::PathBuf::from);
+        let binary = std::env::var_os("BENCH_BRIDGE_BIN").map_or_else(
+            || env!("CARGO_BIN_EXE_bridge").into(),
+            std::path::PathBuf::from,
+        );
         let child = Command::new(binary)
             .args(["serve", "--port", &port.to_string()])
             .env_clear()
