@@ -243,6 +243,11 @@ impl PrivateKey {
             return Err(JweError::Malformed("expected 5 dot-separated parts"));
         };
         let header_bytes = b64(header_b64, "protected header is not base64url")?;
+        // RFC 7516 §4: the header is a JSON object. serde's derived `Deserialize` would also
+        // take an array of the fields in order (found by `cargo xtask soak`, target `jwe`).
+        if header_bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(JweError::Malformed("protected header is not a JSON object"));
+        }
         let header: Header = serde_json::from_slice(&header_bytes)
             .map_err(|_| JweError::Malformed("protected header is not a JSON object"))?;
         if header.alg != ALG || header.enc != ENC {
@@ -386,6 +391,33 @@ mod tests {
             Err(JweError::IatInFuture {
                 ahead_secs: i64::MAX
             })
+        );
+    }
+
+    #[test]
+    fn a_header_that_is_not_an_object_is_malformed() {
+        let (sk, pk) = pair();
+        let jwe = pk.encrypt(b"x", 1000).unwrap();
+        let (_, rest) = jwe.split_once('.').unwrap();
+        for header in [
+            r#"["RSA-OAEP-256","A256GCM",1000]"#,
+            " [1]",
+            "null",
+            "\"x\"",
+        ] {
+            let forged = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header));
+            assert_eq!(
+                sk.decrypt(&forged, IatPolicy::RESPONSE, 1000),
+                Err(JweError::Malformed("protected header is not a JSON object")),
+                "{header}"
+            );
+        }
+        let spaced =
+            URL_SAFE_NO_PAD.encode(r#" {"alg":"RSA-OAEP-256","enc":"A256GCM","iat":1000}"#);
+        assert_eq!(
+            sk.decrypt(&format!("{spaced}.{rest}"), IatPolicy::RESPONSE, 1000),
+            Err(JweError::Decryption),
+            "an object after whitespace is read (and here fails as the AAD changed)"
         );
     }
 
