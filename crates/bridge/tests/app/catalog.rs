@@ -42,7 +42,7 @@ fn buckets_on_disk(s: &Setup) -> Vec<String> {
     names
 }
 
-fn names(body: &Value) -> Vec<String> {
+pub(crate) fn names(body: &Value) -> Vec<String> {
     body["value"]
         .as_array()
         .unwrap()

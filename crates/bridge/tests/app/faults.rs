@@ -43,6 +43,18 @@ async fn eventually(s: &Setup, token: &str, want: u16, within: Duration) -> Valu
     }
 }
 
+/// The app's `/metrics` text.
+async fn metrics(s: &Setup) -> String {
+    s.http()
+        .get(format!("{}/metrics", s.app))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn assert_upstream(body: &Value, code: &str, dependency: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
     assert_eq!(body["error"]["target"], dependency, "{body}");
@@ -172,15 +184,7 @@ async fn the_request_deadline_is_an_odata_504_that_is_counted() {
             .contains("did not finish within 1500 ms"),
         "{body}"
     );
-    let metrics = s
-        .http()
-        .get(format!("{}/metrics", s.app))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&s).await;
     // Counted under the route template: the handler that would name the resource was cut off.
     assert!(
         metrics.contains(

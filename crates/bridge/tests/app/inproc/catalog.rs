@@ -7,6 +7,7 @@ use bridge::app::metrics::MetricsAccess;
 use serde_json::Value;
 
 use super::{CLIENTID, TestApp};
+use crate::catalog::names;
 
 async fn get(s: &TestApp, path: &str, token: &str) -> super::Resp {
     s.get(path, token).await
@@ -17,15 +18,6 @@ async fn json(s: &TestApp, path: &str, token: &str) -> Value {
     assert_eq!(r.status(), 200, "{path}");
     assert_eq!(r.headers()["odata-version"], "4.0", "{path}");
     r.json().await.unwrap()
-}
-
-fn names(body: &Value) -> Vec<String> {
-    body["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["name"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn create_buckets(s: &TestApp, names: impl IntoIterator<Item = String>) {
