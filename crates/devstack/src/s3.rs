@@ -343,14 +343,20 @@ fn complete_error_document(text: &str, request_id: &str, resource: Option<&str>)
         let at = code_end + "</Code>".len();
         doc.insert_str(
             at,
-            &format!("<Message>{}</Message>", xml_escape(&default_message(code))),
+            &format!(
+                "<Message>{}</Message>",
+                crate::sts::xml(&default_message(code))
+            ),
         );
     }
     let mut tail = String::new();
     if let Some(resource) = resource
         && !doc.contains("<Resource>")
     {
-        tail.push_str(&format!("<Resource>{}</Resource>", xml_escape(resource)));
+        tail.push_str(&format!(
+            "<Resource>{}</Resource>",
+            crate::sts::xml(resource)
+        ));
     }
     if !doc.contains("<RequestId>") {
         tail.push_str(&format!("<RequestId>{request_id}</RequestId>"));
@@ -425,20 +431,6 @@ fn default_message(code: &str) -> Cow<'static, str> {
         }
     };
     Cow::Borrowed(text)
-}
-
-/// Escapes text for XML element content.
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn create_demo_bucket(root: &Path, bucket: &str) -> Result<(), DevError> {

@@ -197,8 +197,8 @@ fn xml_response(status: StatusCode, body: String, request_id: &str) -> Response 
 }
 
 /// Escapes text for XML element content (quotes need no escaping there, and AWS leaves them
-/// as they are in its messages).
-fn xml(s: &str) -> String {
+/// as they are in its messages). The local S3's error documents use it too.
+pub(crate) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -96,6 +96,44 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// What [`serve`] runs per connection: a tower service for hyper's requests that answers every
+/// request (errors are responses), clonable and sendable across tasks. Implemented for every
+/// such service (an axum `Router` is one).
+pub trait ConnectionService<B>:
+    tower::Service<
+        Request<Incoming>,
+        Response = Response<B>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> ConnectionService<B> for S where
+    S: tower::Service<
+            Request<Incoming>,
+            Response = Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// The body of a response [`serve`] can send.
+pub trait ResponseBody:
+    Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + 'static
+{
+}
+
+impl<B> ResponseBody for B where
+    B: Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send + 'static
+{
+}
+
 /// Who is on the other end of a connection, for the service made for it.
 #[derive(Debug, Clone)]
 pub struct Peer {
@@ -116,14 +154,8 @@ pub async fn serve<M, S, B>(
     shutdown: impl Future<Output = ()> + Send,
 ) where
     M: Fn(&Peer) -> S + Send + Sync + 'static,
-    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: ConnectionService<B>,
+    B: ResponseBody,
 {
     let make = Arc::new(make);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -207,14 +239,8 @@ async fn tls_connection<M, S, B>(
     stopping: watch::Receiver<bool>,
 ) where
     M: Fn(&Peer) -> S,
-    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: ConnectionService<B>,
+    B: ResponseBody,
 {
     let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
@@ -241,14 +267,8 @@ async fn tls_connection<M, S, B>(
 async fn connection<I, S, B>(io: I, service: S, limits: Limits, mut stopping: watch::Receiver<bool>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: ConnectionService<B>,
+    B: ResponseBody,
 {
     let activity = Arc::new(Activity::new());
     let io = Tracked {

@@ -228,17 +228,10 @@ async fn sts_hanging_is_504_naming_sts_and_recovers() {
             "{:?}",
             started.elapsed()
         );
-        let metrics = s
-            .http()
-            .get(format!("{}/metrics", s.app))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
         assert!(
-            metrics.contains(r#"bridge_http_requests_total{method="GET",route="/catalog/Buckets",status="504"} 1"#),
+            metrics(&s).await.contains(
+                r#"bridge_http_requests_total{method="GET",route="/catalog/Buckets",status="504"} 1"#
+            ),
             "the 504 is counted"
         );
         s.dev.start_service(Service::Sts).await.unwrap();
