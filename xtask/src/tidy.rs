@@ -215,6 +215,7 @@ const PURE_DEPS: &[&str] = &[
     "chrono",
     "chrono-tz",
     "percent-encoding",
+    "uuid",
     "cfenv",
     "odata",
     "iam",

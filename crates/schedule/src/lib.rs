@@ -9,6 +9,8 @@
 //! - [`file::ScheduleFile`]: a schedule file in the `CreateSchedule` request shape
 //!   (`deploy/aws/schedules/*.json`), checked field by field; [`file::render`] fills in its
 //!   `${AccountId}`-style placeholders.
+//! - [`occurrence`]: the idempotency key of one occurrence (schedule ARN + nominal time),
+//!   shared by the caller, the app's run history and the local scheduler.
 //! - [`error::Error`]: the one error type.
 //!
 //! Time zones and daylight saving time follow Scheduler ("Schedule types on EventBridge
@@ -26,6 +28,7 @@
 pub mod cron;
 pub mod error;
 pub mod file;
+pub mod occurrence;
 
 use std::str::FromStr as _;
 use std::time::Duration;
