@@ -1,0 +1,1 @@
+//! The local AWS Secrets Manager (being built; issue 9).
