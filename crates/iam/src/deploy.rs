@@ -1,8 +1,12 @@
 //! The IAM setup of `deploy/aws/iam/`, built into the crate and loaded with given values: the
 //! user `btp-bridge` (whose long-term keys go into the SAP Credential Store) with its identity
-//! policy, and the role `btp-bridge-s3` with its trust and permission policies.
+//! policy, and the role `btp-bridge-s3` with its trust and permission policies ([`load`]);
+//! and the scheduled caller's identities ([`load_caller`]): the execution role
+//! `btp-aws-bridge-caller` of the caller Lambda function (its one Secrets Manager secret, its
+//! own log group, its failure queue) and the role `btp-aws-bridge-scheduler` that EventBridge
+//! Scheduler assumes to invoke it.
 //!
-//! The local STS and S3 load these very files with dev values ([`load`]); deployment renders
+//! The local STS, S3 and Secrets Manager load these very files with dev values; deployment renders
 //! the same files with real values (see `deploy/aws/iam/README.md`), so what is tested locally
 //! is what is applied.
 
@@ -23,6 +27,178 @@ pub const ROLE_TRUST_POLICY_JSON: &str =
 /// `deploy/aws/iam/role-permission-policy.json`: what the role's sessions may do in S3.
 pub const ROLE_PERMISSION_POLICY_JSON: &str =
     include_str!("../../../deploy/aws/iam/role-permission-policy.json");
+
+/// `deploy/aws/iam/caller-role.json`: the execution role of the caller Lambda function.
+pub const CALLER_ROLE_JSON: &str = include_str!("../../../deploy/aws/iam/caller-role.json");
+/// `deploy/aws/iam/caller-trust-policy.json`: only the Lambda service may assume it.
+pub const CALLER_TRUST_POLICY_JSON: &str =
+    include_str!("../../../deploy/aws/iam/caller-trust-policy.json");
+/// `deploy/aws/iam/caller-permission-policy.json`: its one secret, its own logs, its failure
+/// queue.
+pub const CALLER_PERMISSION_POLICY_JSON: &str =
+    include_str!("../../../deploy/aws/iam/caller-permission-policy.json");
+/// `deploy/aws/iam/scheduler-role.json`: the role EventBridge Scheduler assumes for the
+/// schedules.
+pub const SCHEDULER_ROLE_JSON: &str = include_str!("../../../deploy/aws/iam/scheduler-role.json");
+/// `deploy/aws/iam/scheduler-trust-policy.json`: only the Scheduler service of the account.
+pub const SCHEDULER_TRUST_POLICY_JSON: &str =
+    include_str!("../../../deploy/aws/iam/scheduler-trust-policy.json");
+/// `deploy/aws/iam/scheduler-permission-policy.json`: invoke the caller function, send to the
+/// schedules' dead-letter queue.
+pub const SCHEDULER_PERMISSION_POLICY_JSON: &str =
+    include_str!("../../../deploy/aws/iam/scheduler-permission-policy.json");
+
+/// The caller function's name, as the caller files, the schedule files and the template name
+/// it.
+pub const CALLER_FUNCTION_NAME: &str = "btp-aws-bridge-caller";
+/// The SQS queue the caller function's failed asynchronous events go to (its `OnFailure`
+/// destination).
+pub const CALLER_FAILURE_QUEUE: &str = "btp-aws-bridge-caller-failed";
+/// The SQS dead-letter queue of the schedules (events the Scheduler could not deliver).
+pub const SCHEDULER_DEAD_LETTER_QUEUE: &str = "btp-aws-bridge-dlq";
+
+/// The values of the caller files' placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallerValues<'a> {
+    /// `${AccountId}`: the 12-digit AWS account id.
+    pub account_id: &'a str,
+    /// `${Region}`: the region of the function, its secret and its queues.
+    pub region: &'a str,
+    /// `${SecretName}`: the name of the function's Secrets Manager secret (the XSUAA service
+    /// key).
+    pub secret_name: &'a str,
+}
+
+impl CallerValues<'_> {
+    /// The `(placeholder, value)` pairs for [`template::render`].
+    pub fn pairs(&self) -> [(&str, &str); 3] {
+        [
+            ("AccountId", self.account_id),
+            ("Region", self.region),
+            ("SecretName", self.secret_name),
+        ]
+    }
+
+    /// `arn:aws:secretsmanager:{region}:{account}:secret:{name}-{suffix}`: the ARN Secrets
+    /// Manager gives the secret, with its six random characters.
+    pub fn secret_arn(&self, suffix: &str) -> String {
+        format!(
+            "arn:aws:secretsmanager:{}:{}:secret:{}-{suffix}",
+            self.region, self.account_id, self.secret_name
+        )
+    }
+
+    /// The caller function's ARN.
+    pub fn function_arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{CALLER_FUNCTION_NAME}",
+            self.region, self.account_id
+        )
+    }
+
+    /// The ARN of an SQS queue of this account and region.
+    pub fn queue_arn(&self, queue: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{queue}", self.region, self.account_id)
+    }
+
+    /// Checks each value against what AWS accepts where it goes.
+    fn check(&self) -> Result<(), PolicyError> {
+        let bad = |name: &str, problem: &str| PolicyError::Placeholder {
+            name: name.to_owned(),
+            problem: problem.to_owned(),
+        };
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("AccountId", "must be 12 digits"));
+        }
+        // Region names: lowercase letters, digits and '-', e.g. eu-central-1.
+        let region_ok = (1..=32).contains(&self.region.len())
+            && self
+                .region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            return Err(bad(
+                "Region",
+                "must be a region name of lowercase letters, digits and '-'",
+            ));
+        }
+        // Secret names: 1-512 characters of letters, digits and /_+=.@- (AWS Secrets Manager
+        // API Reference, CreateSecret, Name); the policy's `-??????` stands for the suffix.
+        let name_ok = (1..=512).contains(&self.secret_name.len())
+            && self
+                .secret_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
+        if !name_ok {
+            return Err(bad(
+                "SecretName",
+                "must be 1-512 characters of letters, digits and /_+=.@-",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The scheduled caller's identities, loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallerDeployment {
+    /// The function's execution role (`caller-*.json`).
+    pub caller: Role,
+    /// The Scheduler's role (`scheduler-*.json`).
+    pub scheduler: Role,
+}
+
+/// Renders the built-in caller and scheduler files with `values` and loads them.
+pub fn load_caller(values: &CallerValues<'_>) -> Result<CallerDeployment, PolicyError> {
+    load_caller_texts(
+        values,
+        [
+            CALLER_ROLE_JSON,
+            CALLER_TRUST_POLICY_JSON,
+            CALLER_PERMISSION_POLICY_JSON,
+        ],
+        [
+            SCHEDULER_ROLE_JSON,
+            SCHEDULER_TRUST_POLICY_JSON,
+            SCHEDULER_PERMISSION_POLICY_JSON,
+        ],
+    )
+}
+
+/// Renders and loads the caller's and the Scheduler's role from the given texts, each
+/// `[role, trust policy, permission policy]`.
+pub fn load_caller_texts(
+    values: &CallerValues<'_>,
+    caller: [&str; 3],
+    scheduler: [&str; 3],
+) -> Result<CallerDeployment, PolicyError> {
+    values.check()?;
+    let pairs = values.pairs();
+    let render = |text: &str, file: &'static str| {
+        template::render(text, &pairs).map_err(|e| e.in_file(file))
+    };
+    let [role, trust, permissions] = caller;
+    let caller = load_role(
+        &render,
+        values.account_id,
+        RoleFiles {
+            role: ("caller-role.json", role),
+            trust: ("caller-trust-policy.json", trust),
+            permissions: ("caller-permission-policy.json", permissions),
+        },
+    )?;
+    let [role, trust, permissions] = scheduler;
+    let scheduler = load_role(
+        &render,
+        values.account_id,
+        RoleFiles {
+            role: ("scheduler-role.json", role),
+            trust: ("scheduler-trust-policy.json", trust),
+            permissions: ("scheduler-permission-policy.json", permissions),
+        },
+    )?;
+    Ok(CallerDeployment { caller, scheduler })
+}
 
 /// The values of the files' placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,15 +346,41 @@ pub fn load_texts(
     })()
     .map_err(|e| e.in_file(user_file))?;
 
-    let role_file = "role.json";
+    let role = load_role(
+        &render,
+        values.account_id,
+        RoleFiles {
+            role: ("role.json", role_json),
+            trust: ("role-trust-policy.json", trust_json),
+            permissions: ("role-permission-policy.json", permissions_json),
+        },
+    )?;
+
+    Ok(Deployment { user, role })
+}
+
+/// One role's three files: `(file name, text)` each.
+struct RoleFiles<'t> {
+    role: (&'static str, &'t str),
+    trust: (&'static str, &'t str),
+    permissions: (&'static str, &'t str),
+}
+
+/// Renders and loads a role from its description, trust policy and permission policy.
+fn load_role(
+    render: &dyn Fn(&str, &'static str) -> Result<String, PolicyError>,
+    account_id: &str,
+    files: RoleFiles<'_>,
+) -> Result<Role, PolicyError> {
+    let (role_file, role_json) = files.role;
+    let (trust_file, trust_json) = files.trust;
+    let (permissions_file, permissions_json) = files.permissions;
     let role = object(&render(role_json, role_file)?).map_err(|e| e.in_file(role_file))?;
-    let trust_file = "role-trust-policy.json";
     let trust = PolicyDocument::from_json_as(&render(trust_json, trust_file)?, PolicyKind::Trust)
         .map_err(|e| e.in_file(trust_file))?;
-    let permissions_file = "role-permission-policy.json";
     let permissions = PolicyDocument::from_json(&render(permissions_json, permissions_file)?)
         .map_err(|e| e.in_file(permissions_file))?;
-    let role = (|| {
+    (|| {
         let name = string(&role, "RoleName")?;
         let path = iam_path(&role)?;
         let max = role
@@ -193,7 +395,7 @@ pub fn load_texts(
                 )
             })?;
         Ok::<_, PolicyError>(Role {
-            arn: format!("arn:aws:iam::{}:role{path}{name}", values.account_id),
+            arn: format!("arn:aws:iam::{account_id}:role{path}{name}"),
             description: match role.get("Description") {
                 None => String::new(),
                 Some(_) => string(&role, "Description")?,
@@ -206,9 +408,7 @@ pub fn load_texts(
             path,
         })
     })()
-    .map_err(|e| e.in_file(role_file))?;
-
-    Ok(Deployment { user, role })
+    .map_err(|e| e.in_file(role_file))
 }
 
 fn object(text: &str) -> Result<Map<String, Value>, PolicyError> {

@@ -9,6 +9,8 @@
 /// The `check` table helper and the builders every module uses.
 mod common;
 
+/// The caller function's execution role and the Scheduler's role of `deploy/aws/iam/`.
+mod caller;
 /// Every condition operator, with `IfExists`, `ForAnyValue:`/`ForAllValues:` and missing keys.
 mod conditions;
 /// The files of `deploy/aws/iam/`, rendered, loaded, and evaluated for every S3 operation.
