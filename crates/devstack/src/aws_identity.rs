@@ -7,6 +7,17 @@
 //!   the `iam` crate (`iam::deploy`) and rendered with the dev values: the account id, the
 //!   bucket (default [`DEFAULT_BUCKET`]) and a generated ExternalId. What runs locally is what
 //!   gets deployed.
+//! - The scheduled caller's identities are those of `deploy/aws/iam/caller-*.json` and
+//!   `scheduler-*.json` (`iam::deploy::load_caller`), rendered with the dev account, the region
+//!   and the secret name [`CALLER_SECRET_NAME`]: the Lambda function's execution role
+//!   ([`AwsIdentity::caller_role`]; the local Lambda gets its session keys from
+//!   [`AwsIdentity::issue_role_session`], as Lambda does by assuming it) and the Scheduler's
+//!   role ([`AwsIdentity::scheduler_role`]).
+//! - A dev-only operator user, [`OPERATOR_USER`], stands for whoever sets the account up: it
+//!   may manage Secrets Manager secrets (create one, put a new value) and nothing else. The
+//!   deployed user `btp-bridge` may not (its policy allows `sts:AssumeRole` only), so the aws
+//!   CLI needs the operator's key to create or change a secret locally, as on AWS it needs an
+//!   administrator's.
 //! - The user's long-term key pair (`AKIA…`, a 40-character secret), the ExternalId and the
 //!   unique ids (`AIDA…`, `AROA…`) are created on first start and sealed in `aws/identity.bin`
 //!   by [`crate::vault::Vault`], so they survive restarts like the real ones.
@@ -48,6 +59,16 @@ pub const DEFAULT_REGION: &str = "eu-central-1";
 
 /// The documents bucket, unless configured otherwise.
 pub const DEFAULT_BUCKET: &str = "bridge-documents";
+
+/// The name of the caller function's Secrets Manager secret in the dev account (the
+/// `${SecretName}` of `deploy/aws/iam/caller-permission-policy.json`).
+pub const CALLER_SECRET_NAME: &str = "btp-aws-bridge/caller/xsuaa";
+
+/// The dev-only operator user (see the module doc).
+pub const OPERATOR_USER: &str = "bridge-dev-operator";
+
+/// The operator's identity policy: Secrets Manager in the dev account, nothing else.
+const OPERATOR_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ManageSecrets","Effect":"Allow","Action":"secretsmanager:*","Resource":"arn:aws:secretsmanager:*:000000000000:secret:*"},{"Sid":"ListSecrets","Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}]}"#;
 
 /// The `roleSessionName` of the generated `aws-config` binding.
 pub const ROLE_SESSION_NAME: &str = "bridge-dev";
@@ -234,6 +255,18 @@ pub struct Role {
 }
 
 impl Role {
+    /// A role of `deploy/aws/iam/` with its unique id.
+    fn loaded(r: iam::deploy::Role, role_id: String) -> Self {
+        Self {
+            trust_policy: Policy::loaded("trust policy", r.trust),
+            permission_policy: Policy::loaded(&r.permission_policy_name, r.permissions),
+            max_session_duration: Duration::from_secs(u64::from(r.max_session_duration)),
+            name: r.name,
+            arn: r.arn,
+            role_id,
+        }
+    }
+
     /// `arn:aws:sts::{account}:assumed-role/{role}/{session}` (the role's path is not part of
     /// it).
     pub fn session_arn(&self, session_name: &str) -> String {
@@ -367,9 +400,26 @@ struct Stored {
     external_id: String,
     user_id: String,
     role_id: String,
+    /// Added with the scheduled caller: absent in data directories made before; created then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    caller_role_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scheduler_role_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operator: Option<StoredKey>,
+}
+
+/// The operator user's key and unique id.
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredKey {
+    access_key_id: String,
+    secret_access_key: String,
+    user_id: String,
 }
 
 struct Session {
+    /// The name of the role it is a session of.
+    role_name: String,
     session_name: String,
     secret_access_key: Secret,
     session_token: Secret,
@@ -383,6 +433,10 @@ struct Session {
 #[derive(Serialize, Deserialize)]
 struct StoredSession {
     access_key_id: String,
+    /// The role's name; absent in files written before there was more than one role: the S3
+    /// role then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    role_name: Option<String>,
     session_name: String,
     secret_access_key: String,
     session_token: String,
@@ -398,7 +452,10 @@ struct Inner {
     bucket: String,
     external_id: Secret,
     user: IamUser,
+    operator: IamUser,
     role: Role,
+    caller_role: Role,
+    scheduler_role: Role,
     clock: Arc<dyn Clock>,
     session_lifetime: Option<Duration>,
     /// Seals `sessions_path`.
@@ -438,13 +495,26 @@ impl AwsIdentity {
                 external_id: format!("bridge-dev-{}", uuid::Uuid::new_v4()),
                 user_id: key_id("AIDA", 17),
                 role_id: key_id("AROA", 17),
+                caller_role_id: Some(key_id("AROA", 17)),
+                scheduler_role_id: Some(key_id("AROA", 17)),
+                operator: Some(new_operator_key()),
             })
         })?;
+        let stored = complete(&vault, &path, stored)?;
 
         let deployment = iam::deploy::load(&iam::deploy::Values {
             account_id: ACCOUNT_ID,
             bucket_name: &config.bucket,
             external_id: &stored.external_id,
+        })
+        .map_err(|e| DevError::Config {
+            path: PathBuf::from("deploy/aws/iam (built in)"),
+            reason: e.to_string(),
+        })?;
+        let callers = iam::deploy::load_caller(&iam::deploy::CallerValues {
+            account_id: ACCOUNT_ID,
+            region: &config.region,
+            secret_name: CALLER_SECRET_NAME,
         })
         .map_err(|e| DevError::Config {
             path: PathBuf::from("deploy/aws/iam (built in)"),
@@ -459,23 +529,44 @@ impl AwsIdentity {
             access_key_id: stored.access_key_id,
             secret_access_key: Secret::new(stored.secret_access_key),
         };
-        let role = Role {
-            trust_policy: Policy::loaded("trust policy", r.trust),
-            permission_policy: Policy::loaded(&r.permission_policy_name, r.permissions),
-            max_session_duration: Duration::from_secs(u64::from(r.max_session_duration)),
-            name: r.name,
-            arn: r.arn,
-            role_id: stored.role_id,
+        let role = Role::loaded(r, stored.role_id.clone());
+        let caller_role = Role::loaded(
+            callers.caller,
+            stored.caller_role_id.clone().unwrap_or_default(),
+        );
+        let scheduler_role = Role::loaded(
+            callers.scheduler,
+            stored.scheduler_role_id.clone().unwrap_or_default(),
+        );
+        let operator_key = stored.operator.clone().unwrap_or_else(new_operator_key);
+        let operator = IamUser {
+            name: OPERATOR_USER.to_owned(),
+            arn: format!("arn:aws:iam::{ACCOUNT_ID}:user/{OPERATOR_USER}"),
+            user_id: operator_key.user_id,
+            policy: Policy::session(OPERATOR_POLICY)
+                .map(|p| Policy {
+                    name: "bridge-dev-operator-secrets".to_owned(),
+                    ..p
+                })
+                .map_err(|e| DevError::Config {
+                    path: PathBuf::from("the operator's policy (built in)"),
+                    reason: e.to_string(),
+                })?,
+            access_key_id: operator_key.access_key_id,
+            secret_access_key: Secret::new(operator_key.secret_access_key),
         };
         let sessions_path = config.dir.join(SESSIONS_FILE);
-        let sessions = load_sessions(&vault, &sessions_path, config.clock.now())?;
+        let sessions = load_sessions(&vault, &sessions_path, config.clock.now(), &role.name)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 region: config.region.clone(),
                 bucket: config.bucket.clone(),
                 external_id: Secret::new(stored.external_id),
                 user,
+                operator,
                 role,
+                caller_role,
+                scheduler_role,
                 clock: config.clock.clone(),
                 session_lifetime: config.session_lifetime,
                 vault,
@@ -516,9 +607,64 @@ impl AwsIdentity {
         &self.inner.role
     }
 
+    /// The caller Lambda function's execution role (`deploy/aws/iam/caller-role.json`).
+    pub fn caller_role(&self) -> &Role {
+        &self.inner.caller_role
+    }
+
+    /// The role EventBridge Scheduler assumes for the schedules
+    /// (`deploy/aws/iam/scheduler-role.json`).
+    pub fn scheduler_role(&self) -> &Role {
+        &self.inner.scheduler_role
+    }
+
+    /// The dev-only operator user, which may manage Secrets Manager secrets (see the module
+    /// doc).
+    pub fn operator(&self) -> &IamUser {
+        &self.inner.operator
+    }
+
+    /// Every role of the account: the S3 role, the caller's and the Scheduler's.
+    pub fn roles(&self) -> [&Role; 3] {
+        [
+            &self.inner.role,
+            &self.inner.caller_role,
+            &self.inner.scheduler_role,
+        ]
+    }
+
     /// The role with this ARN, if it exists.
     pub fn role_by_arn(&self, arn: &str) -> Option<&Role> {
-        (self.inner.role.arn == arn).then_some(&self.inner.role)
+        self.roles().into_iter().find(|r| r.arn == arn)
+    }
+
+    /// The role with this name, if it exists.
+    pub fn role_by_name(&self, name: &str) -> Option<&Role> {
+        self.roles().into_iter().find(|r| r.name == name)
+    }
+
+    /// Starts a session of the role named `role_name` for a service of the dev account, the
+    /// way Lambda assumes a function's execution role (no trust check: the service is the
+    /// trusted principal), and returns its temporary key: what the local Lambda hands the
+    /// function as `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`.
+    /// The session is registered and sealed like an AssumeRole session, so every local AWS
+    /// service authorizes its requests by the role's permission policy. `None` for an unknown
+    /// role. Does not count as an AssumeRole call.
+    pub fn issue_role_session(
+        &self,
+        role_name: &str,
+        session_name: &str,
+        duration: Duration,
+    ) -> Option<TemporaryCredentials> {
+        let role = self.role_by_name(role_name)?.name.clone();
+        Some(self.issue_for(
+            role,
+            SessionRequest {
+                session_name: session_name.to_owned(),
+                duration,
+                session_policy: None,
+            },
+        ))
     }
 
     /// Now, by the configured clock.
@@ -533,6 +679,13 @@ impl AwsIdentity {
     /// The registry is sealed into `sessions.bin` before this returns. If that fails (a full
     /// disk), the error is logged and the session works until `bridge dev` stops.
     pub fn issue(&self, request: SessionRequest) -> TemporaryCredentials {
+        let creds = self.issue_for(self.inner.role.name.clone(), request);
+        self.inner.issued.fetch_add(1, Ordering::Relaxed);
+        creds
+    }
+
+    /// Issues and registers a session of the role named `role_name`.
+    fn issue_for(&self, role_name: String, request: SessionRequest) -> TemporaryCredentials {
         let issued_at = self.now();
         let now = DateTime::from_timestamp(issued_at.timestamp(), 0).unwrap_or(issued_at);
         let duration = self.inner.session_lifetime.unwrap_or(request.duration);
@@ -549,6 +702,7 @@ impl AwsIdentity {
         sessions.insert(
             creds.access_key_id.clone(),
             Session {
+                role_name,
                 session_name: request.session_name,
                 secret_access_key: creds.secret_access_key.clone(),
                 session_token: creds.session_token.clone(),
@@ -564,15 +718,16 @@ impl AwsIdentity {
             tracing::error!(error = %e, "local sts cannot persist its sessions; they last until bridge dev stops");
         }
         drop(sessions);
-        self.inner.issued.fetch_add(1, Ordering::Relaxed);
         creds
     }
 
     /// Who an access key belongs to: the user's long-term key or a role session (also an
     /// expired one, for a while, so that it can be told apart from an unknown key).
     pub fn lookup(&self, access_key_id: &str) -> Option<Principal> {
-        let user = &self.inner.user;
-        if access_key_id == user.access_key_id {
+        for user in [&self.inner.user, &self.inner.operator] {
+            if access_key_id != user.access_key_id {
+                continue;
+            }
             return Some(Principal {
                 kind: PrincipalKind::User,
                 arn: user.arn.clone(),
@@ -588,7 +743,7 @@ impl AwsIdentity {
         }
         let sessions = self.sessions();
         let s = sessions.get(access_key_id)?;
-        let role = &self.inner.role;
+        let role = self.role_by_name(&s.role_name)?;
         Some(Principal {
             kind: PrincipalKind::RoleSession {
                 role_arn: role.arn.clone(),
@@ -619,6 +774,35 @@ impl AwsIdentity {
     }
 }
 
+/// A new operator key.
+fn new_operator_key() -> StoredKey {
+    StoredKey {
+        access_key_id: key_id("AKIA", 16),
+        secret_access_key: secret_key(),
+        user_id: key_id("AIDA", 17),
+    }
+}
+
+/// Fills in what a data directory made before the scheduled caller lacks (the caller's and the
+/// Scheduler's role ids, the operator's key) and seals the completed file.
+fn complete(vault: &Vault, path: &std::path::Path, mut stored: Stored) -> Result<Stored, DevError> {
+    if stored.caller_role_id.is_some()
+        && stored.scheduler_role_id.is_some()
+        && stored.operator.is_some()
+    {
+        return Ok(stored);
+    }
+    stored
+        .caller_role_id
+        .get_or_insert_with(|| key_id("AROA", 17));
+    stored
+        .scheduler_role_id
+        .get_or_insert_with(|| key_id("AROA", 17));
+    stored.operator.get_or_insert_with(new_operator_key);
+    vault.seal_json(path, &stored)?;
+    Ok(stored)
+}
+
 /// Removes sessions until at most `keep` are left: expired ones (at `now`) first, then the
 /// oldest.
 fn make_room(sessions: &mut HashMap<String, Session>, keep: usize, now: DateTime<Utc>) {
@@ -642,6 +826,7 @@ fn load_sessions(
     vault: &Vault,
     path: &std::path::Path,
     now: DateTime<Utc>,
+    default_role: &str,
 ) -> Result<HashMap<String, Session>, DevError> {
     let Some(stored) = vault.open_json::<Vec<StoredSession>>(path)? else {
         return Ok(HashMap::new());
@@ -665,6 +850,7 @@ fn load_sessions(
         sessions.insert(
             s.access_key_id,
             Session {
+                role_name: s.role_name.unwrap_or_else(|| default_role.to_owned()),
                 session_name: s.session_name,
                 secret_access_key: Secret::new(s.secret_access_key),
                 session_token: Secret::new(s.session_token),
@@ -690,6 +876,7 @@ fn save_sessions(
         .filter(|(_, s)| s.expiration > now)
         .map(|(k, s)| StoredSession {
             access_key_id: k.clone(),
+            role_name: Some(s.role_name.clone()),
             session_name: s.session_name.clone(),
             secret_access_key: s.secret_access_key.expose().to_owned(),
             session_token: s.session_token.expose().to_owned(),
@@ -818,9 +1005,87 @@ mod tests {
     }
 
     #[test]
+    fn role_sessions_of_the_caller_role_carry_its_policy_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::starting_now());
+        let id = open(dir.path(), &clock);
+        let caller = id.caller_role().clone();
+        assert_eq!(caller.name, iam::deploy::CALLER_FUNCTION_NAME);
+        assert!(
+            id.issue_role_session("no-such-role", "x", Duration::from_secs(900))
+                .is_none()
+        );
+        let creds = id
+            .issue_role_session(&caller.name, "fn", Duration::from_secs(900))
+            .unwrap();
+        assert_eq!(id.assume_role_count(), 0);
+        let check = |id: &AwsIdentity| {
+            let p = id.lookup(&creds.access_key_id).unwrap();
+            assert_eq!(p.arn, caller.session_arn("fn"));
+            assert_eq!(
+                p.kind,
+                PrincipalKind::RoleSession {
+                    role_arn: caller.arn.clone(),
+                    session_name: "fn".into()
+                }
+            );
+            let secret = format!(
+                "arn:aws:secretsmanager:{DEFAULT_REGION}:{ACCOUNT_ID}:secret:{CALLER_SECRET_NAME}-AbCdEf"
+            );
+            assert!(
+                p.evaluate(&p.request("secretsmanager:GetSecretValue", &secret), None)
+                    .is_allowed()
+            );
+            assert!(
+                !p.evaluate(&p.request("s3:ListAllMyBuckets", "*"), None)
+                    .is_allowed()
+            );
+        };
+        check(&id);
+        let again = open(dir.path(), &clock);
+        check(&again);
+        // The ids and the operator's key stay what they were.
+        assert_eq!(again.caller_role().role_id, caller.role_id);
+        assert_eq!(again.operator().access_key_id, id.operator().access_key_id);
+        assert_eq!(
+            id.role_by_arn(&id.scheduler_role().arn).unwrap().name,
+            "btp-aws-bridge-scheduler"
+        );
+    }
+
+    #[test]
+    fn a_data_directory_from_before_the_caller_gets_its_roles_and_operator() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path()).unwrap();
+        let old = r#"{"access_key_id":"AKIAOLDOLDOLDOLDOLDO","secret_access_key":"s","external_id":"ext-id","user_id":"AIDAOLD","role_id":"AROAOLD"}"#;
+        vault
+            .seal_to(&dir.path().join("identity.bin"), old.as_bytes())
+            .unwrap();
+        // An old session (no role name) is one of the S3 role.
+        let session = format!(
+            r#"[{{"access_key_id":"ASIAOLD","session_name":"old","secret_access_key":"k","session_token":"t","issued_at_ms":0,"expiration_ms":{}}}]"#,
+            (Utc::now() + TimeDelta::hours(1)).timestamp_millis()
+        );
+        vault
+            .seal_to(&dir.path().join(SESSIONS_FILE), session.as_bytes())
+            .unwrap();
+        let clock = Arc::new(ManualClock::starting_now());
+        let id = open(dir.path(), &clock);
+        assert_eq!(id.user().access_key_id, "AKIAOLDOLDOLDOLDOLDO");
+        assert!(id.caller_role().role_id.starts_with("AROA"));
+        assert!(id.operator().access_key_id.starts_with("AKIA"));
+        let p = id.lookup("ASIAOLD").unwrap();
+        assert_eq!(p.arn, id.role().session_arn("old"));
+        let again = open(dir.path(), &clock);
+        assert_eq!(again.caller_role().role_id, id.caller_role().role_id);
+        assert_eq!(again.operator().access_key_id, id.operator().access_key_id);
+    }
+
+    #[test]
     fn the_registry_drops_expired_sessions_then_the_oldest() {
         let now = Utc::now();
         let session = |issued_secs: i64, expires_secs: i64| Session {
+            role_name: "r".into(),
             session_name: "s".into(),
             secret_access_key: Secret::new("x".to_owned()),
             session_token: Secret::new("t".to_owned()),
