@@ -24,6 +24,9 @@ mod hostile;
 mod issue_12;
 /// Interop with the npm `jose` package, an independent JOSE implementation.
 mod jose_interop;
+/// The local Lambda: awslambdaric against its Runtime API, the aws CLI and boto3 against its
+/// Invoke API, timeouts, crashes, asynchronous retries and the on-failure destination.
+mod lambda;
 /// Oversized headers and URLs against every stand-in.
 mod oversized;
 /// Data at rest: restart keeps data, files are private and sealed.
