@@ -10,7 +10,7 @@
 //! 1. *Raw*: [`Vcap`] is the document as written — every [`ServiceInstance`] with label, name,
 //!    plan, tags and raw credentials. [`Vcap::to_json`] writes it back unchanged.
 //! 2. *Validated*: [`Vcap::xsuaa`], [`Vcap::credstore`], [`Vcap::privatelink`],
-//!    [`Vcap::postgres`] and [`Vcap::user_provided`] pick one instance (see [`Vcap::find`]) and
+//!    [`Vcap::postgres`], [`Vcap::alert_notification`] and [`Vcap::user_provided`] pick one instance (see [`Vcap::find`]) and
 //!    check its credentials into a typed binding.
 //!
 //! Credential values never appear in `Debug`, `Display` or error messages: secrets are
@@ -35,7 +35,8 @@
 //!
 //! - `env`: [`Env`] (injectable variable lookup), [`vars`] (every variable read), [`port`].
 //! - `vcap`: the raw stage, [`Vcap`], [`ServiceInstance`], lookup rules, [`Vcap::summary`].
-//! - `xsuaa`, `credstore`, `privatelink`, `postgres`, `user_provided`: one typed binding each.
+//! - `xsuaa`, `credstore`, `privatelink`, `postgres`, `alert_notification`, `user_provided`:
+//!   one typed binding each.
 //! - `application`: [`VcapApplication`].
 //! - `secret`: [`Secret`].
 //! - [`text`]: secret-safe message text (cutting service messages, JSON errors by position,
@@ -43,6 +44,7 @@
 //! - `error`: [`Error`] and its policy.
 //! - `fields` (private): typed reads from a JSON object with error context.
 
+mod alert_notification;
 mod application;
 mod credstore;
 mod env;
@@ -56,6 +58,7 @@ mod user_provided;
 mod vcap;
 mod xsuaa;
 
+pub use alert_notification::AlertNotificationBinding;
 pub use application::{Limits, VcapApplication};
 pub use credstore::{CredStoreAuth, CredStoreBinding, CredStoreEncryption};
 pub use env::{Env, port, vars};

@@ -18,8 +18,8 @@ use crate::env::vars;
 use crate::error::{InstanceRef, Query};
 use crate::fields::{Ctx, Obj};
 use crate::{
-    CredStoreBinding, Env, Error, PostgresBinding, PrivateLinkBinding, Problem, UserProvided,
-    XsuaaBinding,
+    AlertNotificationBinding, CredStoreBinding, Env, Error, PostgresBinding, PrivateLinkBinding,
+    Problem, UserProvided, XsuaaBinding,
 };
 
 /// The kinds of service this crate has typed bindings for.
@@ -38,16 +38,19 @@ pub enum ServiceKind {
     Postgres,
     /// A user-provided service (`cf create-user-provided-service`).
     UserProvided,
+    /// SAP Alert Notification service for SAP BTP.
+    AlertNotification,
 }
 
 impl ServiceKind {
     /// Every kind.
-    pub const ALL: [ServiceKind; 5] = [
+    pub const ALL: [ServiceKind; 6] = [
         Self::Xsuaa,
         Self::CredStore,
         Self::PrivateLink,
         Self::Postgres,
         Self::UserProvided,
+        Self::AlertNotification,
     ];
 
     /// The label instances of this kind carry on Cloud Foundry.
@@ -58,6 +61,7 @@ impl ServiceKind {
             Self::PrivateLink => "privatelink",
             Self::Postgres => "postgresql-db",
             Self::UserProvided => "user-provided",
+            Self::AlertNotification => "alert-notification",
         }
     }
 
@@ -77,6 +81,7 @@ impl ServiceKind {
             Self::PrivateLink => &["privatelink"],
             Self::Postgres => &["postgresql", "postgres"],
             Self::UserProvided => &[],
+            Self::AlertNotification => &["alert-notification"],
         }
     }
 }
@@ -553,6 +558,17 @@ impl Vcap {
     /// The PostgreSQL binding (see [`Vcap::find`]).
     pub fn postgres(&self, name: Option<&str>) -> Result<PostgresBinding, Error> {
         PostgresBinding::parse(&self.origin, self.find(ServiceKind::Postgres, name)?)
+    }
+
+    /// The SAP Alert Notification service binding (see [`Vcap::find`]).
+    pub fn alert_notification(
+        &self,
+        name: Option<&str>,
+    ) -> Result<AlertNotificationBinding, Error> {
+        AlertNotificationBinding::parse(
+            &self.origin,
+            self.find(ServiceKind::AlertNotification, name)?,
+        )
     }
 
     /// The credentials of the instance named `name`, whatever its label (usually a

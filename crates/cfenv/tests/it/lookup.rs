@@ -173,8 +173,36 @@ fn service_kind_labels_and_tags() {
             ("privatelink", Some("privatelink")),
             ("postgresql-db", Some("postgresql")),
             ("user-provided", None),
+            ("alert-notification", Some("alert-notification")),
         ]
     );
     assert_eq!(ServiceKind::Postgres.tags(), ["postgresql", "postgres"]);
     assert_eq!(ServiceKind::CredStore.to_string(), "credstore");
+}
+
+#[test]
+fn alert_notification_binding_reads_oauth_credentials_and_hides_the_secret() {
+    let v = cfenv::Vcap::from_json(
+        r#"{"alert-notification": [{"label": "alert-notification", "name": "bridge-alerts",
+            "plan": "standard", "tags": ["alert-notification"],
+            "credentials": {"url": "https://clm-sl-ans-live-ans-service-api.cfapps.eu10.hana.ondemand.com",
+              "client_id": "sb-ans-client", "client_secret": "ans-s3cret-value",
+              "oauth_url": "https://sub.authentication.eu10.hana.ondemand.com/oauth/token?grant_type=client_credentials"}}]}"#,
+        "test",
+    )
+    .unwrap();
+    let b = v.alert_notification(None).unwrap();
+    assert_eq!(b.instance_name, "bridge-alerts");
+    assert_eq!(b.client_id, "sb-ans-client");
+    assert_eq!(b.client_secret.expose(), "ans-s3cret-value");
+    assert_eq!(b.oauth_url.query(), Some("grant_type=client_credentials"));
+    assert!(!format!("{b:?}").contains("ans-s3cret-value"));
+    let missing = cfenv::Vcap::from_json(
+        r#"{"alert-notification": [{"label": "alert-notification", "name": "a", "tags": [],
+            "credentials": {"url": "https://x.example", "client_id": "c", "oauth_url": "https://y.example/oauth/token"}}]}"#,
+        "test",
+    )
+    .unwrap();
+    let err = missing.alert_notification(None).unwrap_err().to_string();
+    assert!(err.contains("client_secret"), "{err}");
 }
