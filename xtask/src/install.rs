@@ -8,7 +8,8 @@
 //!   a new `python3` on PATH gets a fresh venv.
 //! - Debian packages the tests need (`nodejs`/`npm`, `curl`, `python3`, `python3-venv`, and
 //!   `chromium` for the browser test, driven by the npm `playwright-core`) via `apt-get`, only
-//!   when missing. Nothing downloads a browser of its own: `npm ci` runs with
+//!   when missing, and `postgresql` for the store tests (`testkit::postgres` runs the newest
+//!   `/usr/lib/postgresql/*/bin/postgres`). Nothing downloads a browser of its own: `npm ci` runs with
 //!   `PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1`, and the browser test uses `/usr/bin/chromium`.
 
 use std::path::Path;
@@ -25,12 +26,24 @@ pub(crate) fn all(root: &Path) -> anyhow::Result<()> {
         ("python3", "python3"),
         (CHROMIUM, "chromium"),
     ])?;
+    if !have_postgres() {
+        apt_install(&["postgresql"])?;
+    }
     node(root)?;
     python(root)
 }
 
 /// Debian's browser, which the browser test (`tools/node/browser_index.mjs`) launches.
 const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Whether a PostgreSQL server binary is installed where Debian puts it
+/// (`/usr/lib/postgresql/<version>/bin/postgres`, any version).
+fn have_postgres() -> bool {
+    std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|dirs| {
+        dirs.flatten()
+            .any(|d| d.path().join("bin").join("postgres").is_file())
+    })
+}
 
 /// Whether `cmd` (a command on PATH, or an absolute path to a file) is there.
 fn have(cmd: &str) -> bool {

@@ -5,8 +5,11 @@
 //!   those log files for all registered secrets after the tests ran (the secret scan).
 //! - [`workspace_root`] and [`tools_dir`]: where the workspace and the installed test tools
 //!   (`.tools/`, filled by `cargo xtask ci`) live.
+//! - [`postgres`]: a throw-away PostgreSQL server from the distribution's packages, one per
+//!   test process, a database per test.
 
 pub mod logs;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 
