@@ -10,6 +10,7 @@
 //!   xsuaa/               the local XSUAA's keys, users and admin-secret
 //!   aws/                 the dev AWS account: the IAM user's key, STS sessions
 //!   s3/                  the local S3's buckets and objects
+//!   scheduler/           the local EventBridge Scheduler's schedules and last fires
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -53,4 +54,9 @@ pub fn aws_dir(data_dir: &Path) -> PathBuf {
 /// The local S3's directory.
 pub fn s3_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("s3")
+}
+
+/// The local EventBridge Scheduler's directory.
+pub fn scheduler_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("scheduler")
 }
