@@ -10,6 +10,7 @@
 //!   xsuaa/               the local XSUAA's keys, users and admin-secret
 //!   aws/                 the dev AWS account: the IAM user's key, STS sessions
 //!   s3/                  the local S3's buckets and objects
+//!   secrets/             the local Secrets Manager's sealed secrets
 //!   scheduler/           the local EventBridge Scheduler's schedules and last fires
 //! ```
 
@@ -54,6 +55,11 @@ pub fn aws_dir(data_dir: &Path) -> PathBuf {
 /// The local S3's directory.
 pub fn s3_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("s3")
+}
+
+/// The local Secrets Manager's directory.
+pub fn secrets_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("secrets")
 }
 
 /// The local EventBridge Scheduler's directory.

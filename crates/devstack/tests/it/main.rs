@@ -34,6 +34,9 @@ mod persistence;
 /// Local S3 over raw HTTPS: authentication, tokens, policies, bad input, path traversal,
 /// persistence and the generated `privatelink` binding.
 mod s3_errors;
+/// The local Secrets Manager: the aws CLI and boto3, the caller role's one secret, AWS JSON
+/// errors, sealed persistence.
+mod secrets;
 /// Local STS, AssumeRole: SDK and raw XML, durations, trust, validation, session policies.
 mod sts_assume_role;
 /// Local STS, authentication: SigV4 failures, tokens, expiry, presigning, actions.
