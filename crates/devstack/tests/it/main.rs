@@ -34,6 +34,9 @@ mod persistence;
 /// Local S3 over raw HTTPS: authentication, tokens, policies, bad input, path traversal,
 /// persistence and the generated `privatelink` binding.
 mod s3_errors;
+/// The local Scheduler's API with the aws CLI and boto3: CRUD, paging, errors, a schedule that
+/// fires, persistence.
+mod scheduler_api;
 /// The local Secrets Manager: the aws CLI and boto3, the caller role's one secret, AWS JSON
 /// errors, sealed persistence.
 mod secrets;
