@@ -1,6 +1,7 @@
 //! Local stand-ins for the services btp-aws-bridge uses, so the whole architecture runs on a
 //! laptop (`bridge dev`) and in tests, with the same client code paths as production.
 //!
+//! - [`alerts`]: the SAP Alert Notification service's producer API and OAuth token endpoint.
 //! - [`aws_identity`]: the dev AWS account (IAM user and its keys, the role, policies from
 //!   `deploy/aws/iam/`) and the registry of role sessions, shared by the local AWS services.
 //! - [`credstore`]: the SAP Credential Store REST API with JWE payloads, data sealed at rest.
@@ -22,6 +23,7 @@
 //! [`DevStack::start`] starts everything on loopback and generates the `VCAP_SERVICES` that
 //! points the app at it. The app never calls into this crate: it only reads that binding.
 
+pub mod alerts;
 pub mod aws_identity;
 pub mod control;
 pub mod credstore;

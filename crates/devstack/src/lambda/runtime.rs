@@ -494,16 +494,13 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
 
 /// Takes the current invocation if it is `id`; else the refusal.
 fn take_current(shared: &Shared, id: &str) -> Result<oneshot::Sender<Outcome>, Box<Response>> {
-    let mut current = shared
-        .current
-        .lock()
-        .map_err(|_| {
-            Box::new(runtime_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Runtime.Error",
-                "state",
-            ))
-        })?;
+    let mut current = shared.current.lock().map_err(|_| {
+        Box::new(runtime_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Runtime.Error",
+            "state",
+        ))
+    })?;
     match current.take() {
         Some((cur, reply)) if cur == id => {
             if let Ok(mut a) = shared.answered.lock() {

@@ -7,6 +7,8 @@
     missing_docs
 )]
 
+/// The `alerts` notifier against the local Alert Notification service and a webhook.
+mod alerts;
 /// The local STS and S3 checked with the aws CLI, boto3 presigned URLs and the AWS SDK for JavaScript.
 mod aws_clients;
 /// Shared set-up: a started dev stack in a temporary directory and clients for it.
