@@ -55,7 +55,13 @@ impl Definition {
             return Err(invalid("request body", "is not a JSON object"));
         };
         fields.insert("Name".to_owned(), Value::String(name.to_owned()));
-        Self::from_fields(fields)
+        Self::from_fields(fields).map_err(|mut e| {
+            // serde's refusals (an unknown or missing field) are about the body as a whole.
+            if e.field == "schedule file" {
+                e.field = "request body".to_owned();
+            }
+            e
+        })
     }
 
     /// A schedule file's (rendered) text.

@@ -741,3 +741,37 @@ async fn bad_schedule_files_name_the_file_and_field() {
     .expect_err("refused");
     assert!(e.to_string().contains("already defines x"), "{e}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_seed_ping_file_fires_every_minute_with_its_input() {
+    let clock = TokioClock::starting_at(base());
+    let rec = Recorder::new(clock, ok());
+    let ping = include_str!("../../../../deploy/aws/schedules/ping.json");
+    let run = start(
+        config(
+            clock,
+            vec![("deploy/aws/schedules/ping.json".to_owned(), ping.to_owned())],
+        ),
+        rec.clone(),
+        Arc::new(MemorySink::new(10)),
+    );
+    sleep_s(150).await;
+    let calls = rec.calls();
+    assert_eq!(calls.len(), 3);
+    assert_eq!(
+        calls[0].0,
+        "arn:aws:lambda:eu-central-1:000000000000:function:btp-aws-bridge-caller"
+    );
+    assert_eq!(calls[1].1["path"], "/jobs/ping");
+    assert_eq!(calls[1].1["scheduledTime"], "2026-12-01T00:01:00Z");
+    assert_eq!(
+        calls[1].1["scheduleArn"],
+        "arn:aws:scheduler:eu-central-1:000000000000:schedule/default/bridge-ping"
+    );
+    let d = run.scheduler.describe("bridge-ping").expect("loaded");
+    assert_eq!(
+        d["Target"]["DeadLetterConfig"]["Arn"],
+        "arn:aws:sqs:eu-central-1:000000000000:btp-aws-bridge-dlq"
+    );
+    run.stop().await;
+}

@@ -510,3 +510,93 @@ async fn schedules_created_through_the_api_survive_a_restart() {
     assert_eq!(before, after);
     api.stop().await;
 }
+
+/// Signs raw requests with botocore and prints `[status, error type, message]` for each.
+const RAW: &str = r#"
+import json, os, ssl, urllib.request, urllib.error
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+creds = boto3.Session().get_credentials()
+ctx = ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
+def call(method, path, body=b""):
+    req = AWSRequest(method=method, url=os.environ["ENDPOINT"] + path, data=body,
+                     headers={"Content-Type": "application/json"})
+    SigV4Auth(creds, "scheduler", "eu-central-1").add_auth(req)
+    r = urllib.request.Request(req.url, data=body or None, headers=dict(req.headers.items()), method=method)
+    try:
+        resp = urllib.request.urlopen(r, context=ctx)
+        return [resp.status, None, json.load(resp)]
+    except urllib.error.HTTPError as e:
+        return [e.code, e.headers.get("x-amzn-errortype"), json.load(e)["Message"]]
+target = {"Arn": "arn:aws:lambda:eu-central-1:000000000000:function:f",
+          "RoleArn": "arn:aws:iam::000000000000:role/r"}
+ok = {"ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {"Mode": "OFF"}, "Target": target}
+out = [
+    call("POST", "/schedules/raw", b"not json"),
+    call("POST", "/schedules/raw", json.dumps(dict(ok, Target=dict(target, EcsParameters={}))).encode()),
+    call("POST", "/schedules/raw", json.dumps({"ScheduleExpression": "rate(1 hour)"}).encode()),
+    call("POST", "/schedules/raw", b"{" + b" " * 300000 + b"}"),
+    call("POST", "/schedules/bad%20name", json.dumps(ok).encode()),
+    call("POST", "/schedules/raw", json.dumps(dict(ok, GroupName="other")).encode()),
+    call("GET", "/schedules?MaxResults=0"),
+    call("GET", "/schedules?State=PAUSED"),
+    call("PATCH", "/schedules/raw"),
+    call("GET", "/schedules/raw"),
+]
+print(json.dumps(out))
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_requests_are_refused_in_the_aws_json_shape() {
+    let api = Api::start().await;
+    let out = api.python(RAW);
+    let expect = [
+        (
+            400,
+            "ValidationException",
+            "request body: is not a JSON object",
+        ),
+        (
+            400,
+            "ValidationException",
+            "request body: unknown field `EcsParameters`",
+        ),
+        (400, "ValidationException", "request body: missing field"),
+        (400, "ValidationException", "larger than 256 KiB"),
+        (400, "ValidationException", "Name: 'bad name'"),
+        (
+            404,
+            "ResourceNotFoundException",
+            "Schedule group other does not exist.",
+        ),
+        (
+            400,
+            "ValidationException",
+            "MaxResults: '0' is not 1 to 100",
+        ),
+        (
+            400,
+            "ValidationException",
+            "State: 'PAUSED' is not ENABLED or DISABLED",
+        ),
+        (
+            404,
+            "UnknownOperationException",
+            "No operation PATCH /schedules/raw",
+        ),
+        (
+            404,
+            "ResourceNotFoundException",
+            "Schedule raw does not exist.",
+        ),
+    ];
+    for (i, (status, code, message)) in expect.iter().enumerate() {
+        let got = &out[i];
+        assert_eq!(got[0], *status, "{i}: {got}");
+        assert_eq!(got[1], *code, "{i}: {got}");
+        assert!(got[2].as_str().unwrap().contains(message), "{i}: {got}");
+    }
+    assert!(api.scheduler.schedule_names().is_empty());
+    api.stop().await;
+}
