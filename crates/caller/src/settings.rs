@@ -234,7 +234,12 @@ mod tests {
 
     #[test]
     fn every_bad_variable_is_named() {
-        let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+        type Case = (
+            Vec<(&'static str, &'static str)>,
+            &'static str,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             (vec![(APP_URL, "")], APP_URL, "missing"),
             (
                 vec![(APP_URL, "app.example.com")],

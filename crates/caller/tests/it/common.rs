@@ -259,3 +259,89 @@ pub(crate) fn assert_no_secrets(report: &Report, secrets: &[String], app: &Targe
         }
     }
 }
+
+/// A moto server (`moto_server` from `.tools/python`) on a free loopback port, killed on drop:
+/// a second implementation of the Secrets Manager API.
+pub(crate) struct Moto {
+    child: std::process::Child,
+    pub(crate) url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    pub(crate) async fn start() -> Moto {
+        let server = testkit::tools_dir()
+            .join("python")
+            .join("bin")
+            .join("moto_server");
+        assert!(
+            server.is_file(),
+            "{} is missing: run `cargo xtask install` (or `cargo xtask ci`), which installs the \
+             pinned Python test tools of tools/python/requirements.txt into .tools/python",
+            server.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(dir.path().join("moto.log")).unwrap();
+        let mut child = std::process::Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("moto_server exited with {status} before listening");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not listen"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    /// `CreateSecret` over moto's JSON protocol (moto does not check signatures).
+    pub(crate) async fn create_secret(&self, name: &str, value: &str) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/", self.url))
+            .header("X-Amz-Target", "secretsmanager.CreateSecret")
+            // moto takes the region from the credential scope; the caller asks eu-central-1.
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261202/eu-central-1/\
+                 secretsmanager/aws4_request, SignedHeaders=host, Signature=00",
+            )
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .body(serde_json::json!({"Name": name, "SecretString": value}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "CreateSecret: {}",
+            resp.status()
+        );
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
