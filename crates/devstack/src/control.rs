@@ -25,6 +25,8 @@ pub enum Service {
     Sts,
     /// The local S3.
     S3,
+    /// The local SAP Alert Notification service.
+    Alerts,
 }
 
 /// The future serving one service until its shutdown future resolves.

@@ -10,6 +10,11 @@
 //! - [`s3`]: the local S3 (s3s with file-system storage), authorized by the dev account's IAM
 //!   policies, reachable path-style on `127.0.0.1` and through a generated `privatelink`
 //!   binding (virtual-hosted, `*.vpce-dev.s3.<region>.localhost`).
+//! - [`lambda`]: the local AWS Lambda (Invoke API, a Runtime API per execution environment
+//!   running the real `bootstrap`, asynchronous retries and the on-failure destination).
+//! - [`scheduler`]: the local EventBridge Scheduler (its API and a scheduler that fires).
+//! - [`secrets`]: the local AWS Secrets Manager.
+//! - [`scheduled`]: the AWS → BTP side wired together for the app ([`DevStack::start_scheduled`]).
 //! - [`tls`]: the local CA (created in the data directory) and the TLS accept loop that
 //!   exposes client certificates for mTLS.
 //! - [`xsuaa`]: the XSUAA authorization server (client credentials, authorization code with a
@@ -32,6 +37,7 @@ pub mod files;
 pub mod lambda;
 pub mod layout;
 pub mod s3;
+pub mod scheduled;
 pub mod scheduler;
 pub mod secrets;
 pub mod sigv4;
@@ -64,6 +70,10 @@ pub const AWS_CONFIG_INSTANCE: &str = "aws-config";
 
 /// The instance name of the generated `privatelink` binding (the local S3's Private Link).
 pub const PRIVATE_LINK_INSTANCE: &str = "bridge-s3-pl";
+
+/// The instance name of the generated `alert-notification` binding (the local Alert
+/// Notification service).
+pub const ALERTS_INSTANCE: &str = "bridge-alerts";
 
 /// The Credential Store namespace that holds the IAM user's long-term keys.
 pub const AWS_CREDSTORE_NAMESPACE: &str = "aws";
@@ -112,6 +122,8 @@ pub struct DevConfig {
     /// The connection limits of every stand-in (default [`tls::server_limits`]); tests of slow
     /// clients shorten them.
     pub limits: httpserve::Limits,
+    /// The local Alert Notification service's port (0: any free port).
+    pub alerts_port: u16,
 }
 
 impl DevConfig {
@@ -136,6 +148,7 @@ impl DevConfig {
             aws_clock: None,
             aws_session_lifetime: None,
             limits: tls::server_limits(),
+            alerts_port: 4018,
         }
     }
 
@@ -145,6 +158,7 @@ impl DevConfig {
         self.xsuaa_port = 0;
         self.sts_port = 0;
         self.s3_port = 0;
+        self.alerts_port = 0;
         self
     }
 }
@@ -163,6 +177,10 @@ pub struct DevStack {
     private_link_host: String,
     vcap: serde_json::Value,
     services: tokio::sync::Mutex<control::Services>,
+    host: IpAddr,
+    limits: httpserve::Limits,
+    alerts: alerts::LocalAlerts,
+    alerts_url: String,
 }
 
 impl DevStack {
@@ -265,6 +283,21 @@ impl DevStack {
         let s3_url = format!("https://{}", authority(&host, s3_port));
         let private_link_host = format!("{pl_host}:{s3_port}");
 
+        let alerts = alerts::LocalAlerts::new();
+        let (alerts_listener, alerts_port) = bind(config.host, config.alerts_port).await?;
+        let alerts_url = format!("https://{}", authority(&host, alerts_port));
+        let router = alerts.router();
+        let alerts_tls = ca.server_config(&[host.as_str(), "localhost", "127.0.0.1"])?;
+        services.start(Service::Alerts, alerts_listener, move |l, stop| {
+            Box::pin(tls::serve_tls(
+                l,
+                router.clone(),
+                alerts_tls.clone(),
+                limits,
+                stop,
+            ))
+        });
+
         let vcap = serde_json::json!({
             "credstore": [service_entry(
                 "credstore",
@@ -288,6 +321,13 @@ impl DevStack {
                 &["privatelink"],
                 serde_json::json!({ "hostname": format!("*.{private_link_host}") }),
             )],
+            "alert-notification": [service_entry(
+                "alert-notification",
+                ALERTS_INSTANCE,
+                "standard",
+                &["alert-notification"],
+                alerts.credentials(&alerts_url),
+            )],
         });
         let stack = Self {
             data_dir,
@@ -302,6 +342,10 @@ impl DevStack {
             private_link_host,
             vcap,
             services: tokio::sync::Mutex::new(services),
+            host: config.host,
+            limits,
+            alerts,
+            alerts_url,
         };
         let text = serde_json::to_string_pretty(&stack.vcap).map_err(|e| DevError::Io {
             path: stack.vcap_path(),
@@ -417,6 +461,16 @@ impl DevStack {
     /// address (awslink's `LinkOptions::resolve`).
     pub fn private_link_host(&self) -> &str {
         &self.private_link_host
+    }
+
+    /// The local Alert Notification service (the events it received).
+    pub fn alerts(&self) -> &alerts::LocalAlerts {
+        &self.alerts
+    }
+
+    /// The local Alert Notification service's origin.
+    pub fn alerts_url(&self) -> &str {
+        &self.alerts_url
     }
 
     /// The local S3 (its storage directory).
