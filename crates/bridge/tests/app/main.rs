@@ -8,6 +8,9 @@
     missing_docs
 )]
 
+/// deploy/aws/template.yaml: cfn-lint, the roles equal deploy/aws/iam, the schedules equal
+/// deploy/aws/schedules, the function's settings, retries and alarms.
+mod aws_template;
 /// The OData catalog over the local S3: rows, keys, query options, paging, bad input, scopes, metrics.
 mod catalog;
 /// Start the dev stack and the app; tokens and HTTP helpers.
