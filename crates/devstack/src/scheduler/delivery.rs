@@ -60,9 +60,14 @@ impl std::fmt::Display for InvokeFailure {
 #[async_trait::async_trait]
 pub trait Invoker: Send + Sync {
     /// Lambda's asynchronous invocation (`InvocationType: Event`) of `function_arn` with
-    /// `payload`; `Ok` when Lambda accepted the event (202).
-    async fn invoke_event(&self, function_arn: &str, payload: Vec<u8>)
-    -> Result<(), InvokeFailure>;
+    /// `payload`; `Ok` when Lambda accepted the event (202), with the invocation's request id
+    /// if the target has one (reported in [`Outcome::Accepted`], for joining with the
+    /// Lambda's own records).
+    async fn invoke_event(
+        &self,
+        function_arn: &str,
+        payload: Vec<u8>,
+    ) -> Result<Option<String>, InvokeFailure>;
 }
 
 /// What happened to one occurrence (or one attempt of it).
@@ -76,7 +81,10 @@ pub enum Outcome {
         lateness_ms: u64,
     },
     /// The target accepted this attempt.
-    Accepted,
+    Accepted {
+        /// The invocation's request id (the local Lambda's), if any.
+        request_id: Option<String>,
+    },
     /// This attempt failed; `retry_in` is when the next one follows (`None`: no more).
     Failed {
         /// The invoker's error (`code: message`).
@@ -236,6 +244,7 @@ pub(crate) struct Metrics {
     pub(crate) dead_letters: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) skipped: AtomicU64,
+    pub(crate) timer_wakes: AtomicU64,
     lateness: Mutex<VecDeque<u64>>,
 }
 
@@ -266,6 +275,7 @@ impl Metrics {
             dead_letters: get(&self.dead_letters),
             dropped: get(&self.dropped),
             skipped: get(&self.skipped),
+            timer_wakes: get(&self.timer_wakes),
             recent_lateness_ms: self
                 .lateness
                 .lock()
@@ -298,6 +308,9 @@ pub struct MetricsSnapshot {
     pub dropped: u64,
     /// Occurrences skipped (missed while down and not caught up).
     pub skipped: u64,
+    /// How often the engine's timer loop woke up (a due occurrence, a change, a state save,
+    /// the system clock's once-a-minute look): idle, it does not wake at all.
+    pub timer_wakes: u64,
     /// The lateness of the latest fires (at most 10 000), in milliseconds after the nominal
     /// time, oldest first.
     pub recent_lateness_ms: Vec<u64>,

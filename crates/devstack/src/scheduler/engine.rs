@@ -240,7 +240,14 @@ impl LocalScheduler {
         let mut deliveries: JoinSet<()> = JoinSet::new();
         self.catch_up(&mut deliveries);
         loop {
-            while deliveries.try_join_next().is_some() {}
+            Metrics::add(&self.shared.metrics.timer_wakes, 1);
+            while let Some(done) = deliveries.try_join_next() {
+                if let Err(e) = done
+                    && e.is_panic()
+                {
+                    tracing::error!("a schedule delivery task panicked");
+                }
+            }
             let clock = &self.shared.config.clock;
             let now = clock.now();
             let (jobs, next_due, save_due) = self.take_due(now);
@@ -595,9 +602,9 @@ async fn deliver(
         record.attempt = attempt;
         record.at = clock.now();
         let failure = match result {
-            Ok(()) => {
+            Ok(request_id) => {
                 Metrics::add(&metrics.accepted, 1);
-                record.outcome = Outcome::Accepted;
+                record.outcome = Outcome::Accepted { request_id };
                 shared.sink.record(&record);
                 return;
             }

@@ -43,7 +43,11 @@ impl Recorder {
 
 #[async_trait::async_trait]
 impl Invoker for Recorder {
-    async fn invoke_event(&self, arn: &str, payload: Vec<u8>) -> Result<(), InvokeFailure> {
+    async fn invoke_event(
+        &self,
+        arn: &str,
+        payload: Vec<u8>,
+    ) -> Result<Option<String>, InvokeFailure> {
         use super::clock::Clock as _;
         let n = {
             let mut calls = self.calls.lock().expect("lock");
@@ -54,7 +58,7 @@ impl Invoker for Recorder {
             ));
             calls.len()
         };
-        (self.behaviour)(n)
+        (self.behaviour)(n).map(|()| Some(format!("request-{n}")))
     }
 }
 
@@ -222,6 +226,8 @@ async fn cron_in_berlin_across_both_dst_days() {
         Arc::new(MemorySink::new(10)),
     );
     sleep_s(3 * 86_400).await;
+    // No polling: the timer woke once at start and once per fire.
+    assert_eq!(run.scheduler.metrics().timer_wakes, 3);
     let at = |d: u32, h: u32, m: u32| {
         Utc.with_ymd_and_hms(2026, 3, d, h, m, 0)
             .single()
@@ -490,13 +496,23 @@ async fn not_retryable_event_age_and_recovery() {
     );
     assert_eq!(by("a").len(), 3, "fired, failed, dropped: {:?}", by("a"));
     assert!(
-        matches!(by("b").last(), Some(Outcome::Accepted)),
+        matches!(
+            by("b").last(),
+            Some(Outcome::Accepted {
+                request_id: Some(_)
+            })
+        ),
         "{:?}",
         by("b")
     );
     let c_outcomes = by("c");
     // c always succeeds here (call 5+), so it is accepted at once.
-    assert!(matches!(c_outcomes.last(), Some(Outcome::Accepted)));
+    assert!(matches!(
+        c_outcomes.last(),
+        Some(Outcome::Accepted {
+            request_id: Some(_)
+        })
+    ));
     let m = run.scheduler.metrics();
     assert_eq!((m.dropped, m.dead_letters, m.accepted), (1, 0, 2));
     run.stop().await;

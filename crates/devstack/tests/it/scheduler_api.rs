@@ -25,7 +25,11 @@ struct Recording {
 
 #[async_trait::async_trait]
 impl Invoker for Recording {
-    async fn invoke_event(&self, arn: &str, payload: Vec<u8>) -> Result<(), InvokeFailure> {
+    async fn invoke_event(
+        &self,
+        arn: &str,
+        payload: Vec<u8>,
+    ) -> Result<Option<String>, InvokeFailure> {
         let v = serde_json::from_slice(&payload).unwrap_or(serde_json::Value::Null);
         self.calls.lock().unwrap().push((arn.to_owned(), v));
         if arn == MISSING_FUNCTION {
@@ -34,7 +38,7 @@ impl Invoker for Recording {
                 "Function not found",
             ));
         }
-        Ok(())
+        Ok(None)
     }
 }
 
