@@ -37,6 +37,8 @@ pub enum Command {
     /// EventBridge Scheduler expressions: the next fire instants.
     #[command(subcommand)]
     Schedule(commands::schedule::ScheduleCommand),
+    /// The run history of the job endpoints (newest first), from the app's database.
+    Runs(commands::runs::RunsArgs),
     /// Rotate the signing key of a running `bridge dev`'s local XSUAA (the old key stays
     /// published for a grace period, as on BTP).
     #[cfg(feature = "dev")]
@@ -61,6 +63,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Token(args) => commands::token::run(args).await,
             Command::Schedule(command) => commands::schedule::run(command),
+            Command::Runs(args) => commands::runs::run(args).await,
             #[cfg(feature = "dev")]
             Command::RotateKeys(args) => commands::rotate::run(args).await,
         }

@@ -24,6 +24,21 @@ pub fn extra_roots() -> anyhow::Result<Vec<Vec<u8>>> {
     }
 }
 
+/// `BRIDGE_DATA_DIR`: the app's data directory (the SQLite database `runs.db` when no
+/// PostgreSQL is bound).
+pub const DATA_DIR: &str = "BRIDGE_DATA_DIR";
+
+/// The app's data directory: `BRIDGE_DATA_DIR`, else `bridge` in the temporary directory
+/// (`$TMPDIR`, which Cloud Foundry points at the instance's own ephemeral disk,
+/// `/home/vcap/tmp`: a SQLite history there lasts as long as the instance; bind PostgreSQL to
+/// keep it and to share it between instances).
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os(DATA_DIR) {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => std::env::temp_dir().join("bridge"),
+    }
+}
+
 /// `BRIDGE_METRICS_TOKEN`: when set, `GET /metrics` needs `Authorization: Bearer <token>`.
 pub const METRICS_TOKEN: &str = "BRIDGE_METRICS_TOKEN";
 

@@ -139,6 +139,7 @@ impl Occurrence {
 impl Store {
     /// Records one delivery attempt.
     pub async fn record_delivery(&self, new: &NewDelivery) -> Result<Delivery, Error> {
+        self.ready().await?;
         let sql = format!(
             "INSERT INTO deliveries ({DELIVERY_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {DELIVERY_COLUMNS}"
@@ -166,6 +167,7 @@ impl Store {
 
     /// The deliveries of idempotency key `key`, oldest first.
     pub async fn deliveries(&self, key: &str) -> Result<Vec<Delivery>, Error> {
+        self.ready().await?;
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE idempotency_key = $1 \
              ORDER BY at, attempt, id LIMIT {MAX_DELIVERIES}"
@@ -196,6 +198,7 @@ impl Store {
         schedule: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Occurrence>, Error> {
+        self.ready().await?;
         let limit = limit.clamp(1, MAX_DELIVERIES);
         let sql = "SELECT idempotency_key, MAX(nominal_time) AS nominal FROM deliveries \
                    WHERE ($1 IS NULL OR schedule = $1) \

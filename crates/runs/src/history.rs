@@ -219,6 +219,7 @@ pub(crate) use with_pool;
 impl Store {
     /// Claims the run of `new`'s idempotency key (see the module docs).
     pub async fn claim(&self, new: &NewRun) -> Result<Claim, Error> {
+        self.ready().await?;
         let received = micros(new.received_at);
         let attempt = new.attempt.map(|a| i32::try_from(a).unwrap_or(i32::MAX));
         let insert = format!(
@@ -284,6 +285,7 @@ impl Store {
         error: Option<&str>,
         duration: Duration,
     ) -> Result<Run, Error> {
+        self.ready().await?;
         let outcome = match outcome {
             Outcome::Running => Outcome::Failed,
             o => o,
@@ -315,6 +317,7 @@ impl Store {
 
     /// The run `id`, if recorded.
     pub async fn get(&self, id: Uuid) -> Result<Option<Run>, Error> {
+        self.ready().await?;
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1");
         with_pool!(self, p => {
             let row = sqlx::query(&sql)
@@ -328,6 +331,7 @@ impl Store {
 
     /// The run of idempotency key `key`, if recorded.
     pub async fn by_key(&self, key: &str) -> Result<Option<Run>, Error> {
+        self.ready().await?;
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE idempotency_key = $1");
         with_pool!(self, p => {
             let row = sqlx::query(&sql)
@@ -341,6 +345,7 @@ impl Store {
 
     /// One page of runs, newest first (by received time, then id).
     pub async fn list(&self, filter: &RunFilter) -> Result<Page, Error> {
+        self.ready().await?;
         let limit = match filter.limit {
             0 => MAX_LIST,
             n => n.min(MAX_LIST),

@@ -125,6 +125,10 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// Set once the migrations ran; every operation waits for it ([`Store::ready`]), so a
+    /// store made by [`Store::connect_lazy`] migrates on first use and a database that is down
+    /// at start is retried on the next call.
+    migrated: std::sync::Arc<tokio::sync::OnceCell<()>>,
 }
 
 /// One pool of either backend.
@@ -147,14 +151,16 @@ impl Store {
     /// PostgreSQL sqlx holds an advisory lock meanwhile, so instances starting together
     /// migrate once.
     pub async fn open(config: &StoreConfig) -> Result<Self, Error> {
-        let store = Self::connect(config).await?;
-        store.migrate().await?;
+        let store = Self::connect_lazy(config)?;
+        store.ready().await?;
         Ok(store)
     }
 
-    /// Opens the pool without migrating; it connects lazily for PostgreSQL, so a server that
-    /// is down now makes requests fail with [`Error::is_unavailable`] errors, not the start.
-    pub async fn connect(config: &StoreConfig) -> Result<Self, Error> {
+    /// The store without connecting: the pool connects on first use and the migrations run
+    /// then ([`Store::ready`]). For start-up code that must not wait for (or fail on) a
+    /// database that is down right now: requests then fail with [`Error::is_unavailable`]
+    /// errors until it is back. Creates the SQLite file's directory.
+    pub fn connect_lazy(config: &StoreConfig) -> Result<Self, Error> {
         let backend = match config {
             StoreConfig::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -169,16 +175,12 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(ACQUIRE_TIMEOUT)
                     .foreign_keys(true);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(|source| Error::Open {
-                        backend: "SQLite",
-                        source,
-                    })?;
-                Backend::Sqlite(pool)
+                Backend::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(8)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .connect_lazy_with(options),
+                )
             }
             StoreConfig::Postgres(options) => Backend::Postgres(
                 PgPoolOptions::new()
@@ -187,7 +189,19 @@ impl Store {
                     .connect_lazy_with((**options).clone()),
             ),
         };
-        Ok(Self { backend })
+        Ok(Self {
+            backend,
+            migrated: Default::default(),
+        })
+    }
+
+    /// Waits until the migrations have run (running them on the first call; a failure is
+    /// returned and the next call tries again).
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.migrated
+            .get_or_try_init(|| self.migrate())
+            .await
+            .map(|_| ())
     }
 
     /// Applies the embedded migrations that are not applied yet.
@@ -225,6 +239,7 @@ impl Store {
     /// One round trip (`SELECT 1`), for readiness checks.
     pub async fn ping(&self) -> Result<(), Error> {
         let q = "SELECT 1";
+        self.ready().await?;
         match &self.backend {
             Backend::Sqlite(p) => sqlx::query(q).execute(p).await.map(drop),
             Backend::Postgres(p) => sqlx::query(q).execute(p).await.map(drop),

@@ -1,6 +1,11 @@
 //! The OData V4 service at `/catalog` (the seed's `CatalogService`): entity set `Buckets`
 //! (`id` = `name` = the bucket name, `created` = its creation date) read from S3 ListBuckets
-//! through `awslink`, and the unbound function `getBuckets()` returning the same rows.
+//! through `awslink`, the unbound function `getBuckets()` returning the same rows, and the
+//! read-only entity set `Runs`, the job run history from the app's database (`runs`).
+//!
+//! `Runs` applies the query options in memory over the newest [`runs::history::MAX_LIST`]
+//! runs (a bounded page): `$filter`, `$orderby`, `$top` and paging see at most those. Pushing
+//! the options down to SQL comes with the documents, which need it for larger sets.
 //!
 //! The wire format (paths, query options, `$metadata`, payloads, errors) is the `odata`
 //! crate's; this module fetches the rows and speaks HTTP:
@@ -64,12 +69,18 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     }
 });
 
-/// The seed's CDS model:
+/// The seed's CDS model, plus the run history:
 ///
 /// ```cds
 /// service CatalogService @(path : '/catalog') {
 ///   entity Buckets { key id: String; name: String; created: DateTime; }
 ///   function getBuckets() returns array of Buckets;
+///   @readonly entity Runs {
+///     key ID: UUID; idempotencyKey: String; job: String; schedule: String;
+///     nominalTime: Timestamp; callerClientId: String; receivedAt: Timestamp;
+///     finishedAt: Timestamp; outcome: String; httpStatus: Integer; durationMs: Integer64;
+///     attempts: Integer; error: String;
+///   }
 /// }
 /// ```
 pub fn model() -> Service {
@@ -81,7 +92,36 @@ pub fn model() -> Service {
                 .property(Property::new("name", EdmType::String))
                 .property(Property::new("created", EdmType::DateTimeOffset)),
         )
+        .entity_set(
+            "Runs",
+            EntityType::new("Runs")
+                .key(Property::new("ID", EdmType::Guid))
+                .property(Property::new("idempotencyKey", EdmType::String))
+                .property(Property::new("job", EdmType::String))
+                .property(Property::new("schedule", EdmType::String))
+                .property(Property::new("nominalTime", EdmType::DateTimeOffset))
+                .property(Property::new("callerClientId", EdmType::String))
+                .property(Property::new("receivedAt", EdmType::DateTimeOffset))
+                .property(Property::new("finishedAt", EdmType::DateTimeOffset))
+                .property(Property::new("outcome", EdmType::String))
+                .property(Property::new("httpStatus", EdmType::Int32))
+                .property(Property::new("durationMs", EdmType::Int64))
+                .property(Property::new("attempts", EdmType::Int32))
+                .property(Property::new("error", EdmType::String)),
+        )
         .function(Function::new("getBuckets").returns_collection_of("Buckets"))
+}
+
+/// The entity set a resource reads (`getBuckets()` reads `Buckets`).
+fn set_name<'a>(resource: &'a Resource<'_>) -> &'a str {
+    match resource {
+        Resource::Collection { set }
+        | Resource::Count { set }
+        | Resource::Entity { set, .. }
+        | Resource::Property { set, .. }
+        | Resource::PropertyValue { set, .. } => set.name.as_str(),
+        _ => "Buckets",
+    }
 }
 
 /// The catalog's routes (merged into the app's router).
@@ -214,7 +254,7 @@ async fn read(
             let page_size = preferred.map_or(state.limits.max_page_size, |p| {
                 p.clamp(1, state.limits.max_page_size)
             });
-            let rows = rows(state).await?;
+            let rows = rows(state, set_name(resource)).await?;
             let page = apply::apply(ty, rows, &options, page_size);
             let body = payload::collection(&CATALOG.service, resource, &page, &options, format)?;
             let mut resp = respond(body, format.content_type());
@@ -232,7 +272,7 @@ async fn read(
         Resource::Count { .. } => {
             let ty = entity_type(resource)?;
             let options = QueryOptions::parse(query, ty)?;
-            let rows = rows(state).await?;
+            let rows = rows(state, set_name(resource)).await?;
             let n = apply::count(ty, &rows, &options);
             Ok(respond(n.to_string(), odata::CONTENT_TYPE_TEXT))
         }
@@ -243,10 +283,12 @@ async fn read(
             let options = QueryOptions::parse(query, ty)?;
             options.check_single()?;
             let format = payload::JsonFormat::negotiate(accept, &options)?;
-            let rows = rows(state).await?;
+            let set = set_name(resource);
+            let rows = rows(state, set).await?;
             let Some(row) = rows.into_iter().find(|r| key.matches(r)) else {
+                let what = if set == "Runs" { "run" } else { "bucket" };
                 return Err(ApiError::OData(
-                    odata::Error::not_found("No bucket with this key").with_code("404"),
+                    odata::Error::not_found(format!("No {what} with this key")).with_code("404"),
                 ));
             };
             match resource {
@@ -281,8 +323,57 @@ fn entity_type<'a>(resource: &'a Resource<'_>) -> Result<&'a EntityType, ApiErro
         .ok_or_else(|| ApiError::Internal("resource without an entity type".into()))
 }
 
+/// The rows of entity set `set`.
+async fn rows(state: &AppState, set: &str) -> Result<Vec<Entity>, ApiError> {
+    match set {
+        "Runs" => run_rows(state).await,
+        _ => bucket_rows(state).await,
+    }
+}
+
+/// The rows of `Runs`: the newest [`runs::history::MAX_LIST`] runs.
+async fn run_rows(state: &AppState) -> Result<Vec<Entity>, ApiError> {
+    let store = state.store.as_ref().ok_or_else(|| ApiError::Unavailable {
+        dependency: "database",
+        detail: "the app runs without a run history".into(),
+    })?;
+    let page = store
+        .list(&runs::RunFilter {
+            limit: runs::history::MAX_LIST,
+            ..runs::RunFilter::default()
+        })
+        .await?;
+    let text = |s: Option<String>| s.map_or(Value::Null, Value::String);
+    let time =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or(Value::Null, Value::DateTimeOffset);
+    Ok(page
+        .runs
+        .into_iter()
+        .map(|r| {
+            Entity::new(vec![
+                Value::Guid(r.id.to_string()),
+                text(r.idempotency_key),
+                Value::String(r.job),
+                text(r.schedule),
+                time(r.nominal_time),
+                text(r.caller_client_id),
+                Value::DateTimeOffset(r.received_at),
+                time(r.finished_at),
+                Value::String(r.outcome.to_string()),
+                r.http_status
+                    .map_or(Value::Null, |s| Value::Int(i64::from(s))),
+                r.duration_ms.map_or(Value::Null, |d| {
+                    Value::Int(i64::try_from(d).unwrap_or(i64::MAX))
+                }),
+                Value::Int(i64::from(r.attempts)),
+                text(r.error),
+            ])
+        })
+        .collect())
+}
+
 /// The rows of `Buckets`: S3 ListBuckets (all pages) with the role's temporary credentials.
-async fn rows(state: &AppState) -> Result<Vec<Entity>, ApiError> {
+async fn bucket_rows(state: &AppState) -> Result<Vec<Entity>, ApiError> {
     let buckets = list_buckets(state).await?;
     Ok(buckets
         .into_iter()

@@ -56,6 +56,14 @@ pub enum ApiError {
     /// The whole request outlived the request deadline: 504 (decided in
     /// [`super::upstream::request_timed_out`]).
     RequestTimeout(String),
+    /// A request with this `Idempotency-Key` is still being processed: 409
+    /// (draft-ietf-httpapi-idempotency-key-header §2.6).
+    Conflict(String),
+    /// The `Idempotency-Key` was already used for a different request: 422 (same section).
+    Unprocessable(String),
+    /// The app's database failed: 503 when it cannot be reached (the client may retry), else
+    /// 500 (a bug, or a row this version cannot read).
+    Store(runs::Error),
     /// A bug or unexpected state: 500.
     Internal(String),
 }
@@ -148,7 +156,10 @@ impl ApiError {
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST)
             }
             ApiError::RequestTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -221,7 +232,19 @@ impl IntoResponse for ApiError {
                     None,
                     None,
                 ),
-                ApiError::BadRequest(m) | ApiError::NotFound(m) => (m.clone(), None, None),
+                ApiError::BadRequest(m)
+                | ApiError::NotFound(m)
+                | ApiError::Conflict(m)
+                | ApiError::Unprocessable(m) => (m.clone(), None, None),
+                ApiError::Store(e) => (
+                    if e.is_unavailable() {
+                        "Service unavailable: the database cannot be reached".to_owned()
+                    } else {
+                        "Internal server error".to_owned()
+                    },
+                    Some(format!("database: {e}")),
+                    None,
+                ),
                 ApiError::Unavailable { dependency, detail } => (
                     format!("Service unavailable: {dependency} cannot be reached"),
                     Some(format!("{dependency}: {detail}")),
@@ -273,6 +296,12 @@ impl IntoResponse for ApiError {
             resp.extensions_mut().insert(ErrorDetail(detail));
         }
         resp
+    }
+}
+
+impl From<runs::Error> for ApiError {
+    fn from(e: runs::Error) -> Self {
+        ApiError::Store(e)
     }
 }
 

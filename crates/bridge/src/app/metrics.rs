@@ -62,6 +62,26 @@ struct UpstreamOpLabels {
     operation: &'static str,
 }
 
+/// Labels of the job-run counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    job: &'static str,
+    outcome: &'static str,
+}
+
+/// Labels of the job duplicate counter and duration histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobNameLabels {
+    job: &'static str,
+}
+
+fn job_histogram() -> Histogram {
+    // 1 ms … ~9 h.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.001, 4.0, 13,
+    ))
+}
+
 fn latency_histogram() -> Histogram {
     // 0.5 ms … ~16 s.
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
@@ -105,6 +125,9 @@ pub struct Metrics {
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     upstream: Family<UpstreamLabels, Counter>,
     upstream_durations: Family<UpstreamOpLabels, Histogram, fn() -> Histogram>,
+    job_runs: Family<JobLabels, Counter>,
+    job_duplicates: Family<JobNameLabels, Counter>,
+    job_durations: Family<JobNameLabels, Histogram, fn() -> Histogram>,
     /// Who may scrape.
     pub access: MetricsAccess,
 }
@@ -151,6 +174,27 @@ impl Metrics {
             "Duration of calls to dependencies",
             upstream_durations.clone(),
         );
+        let job_runs = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "job_runs",
+            "Job runs finished (or started unrecorded), by job and outcome",
+            job_runs.clone(),
+        );
+        let job_duplicates = Family::<JobNameLabels, Counter>::default();
+        registry.register(
+            "job_duplicates",
+            "Job calls with an Idempotency-Key already claimed (answered from the history or 409)",
+            job_duplicates.clone(),
+        );
+        let job_durations =
+            Family::<JobNameLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                job_histogram,
+            );
+        registry.register(
+            "job_run_duration_seconds",
+            "Duration of job runs, by job",
+            job_durations.clone(),
+        );
         if let Some(credentials) = aws {
             registry.register_collector(Box::new(AwsCollector { credentials }));
         }
@@ -160,8 +204,31 @@ impl Metrics {
             durations,
             upstream,
             upstream_durations,
+            job_runs,
+            job_duplicates,
+            job_durations,
             access,
         }
+    }
+
+    /// Records one finished job run. `job` comes from the app's fixed set of jobs.
+    pub fn job_run(&self, job: &'static str, outcome: runs::Outcome, elapsed: Duration) {
+        self.job_runs
+            .get_or_create(&JobLabels {
+                job,
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        self.job_durations
+            .get_or_create(&JobNameLabels { job })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one duplicate job call.
+    pub fn job_duplicate(&self, job: &'static str) {
+        self.job_duplicates
+            .get_or_create(&JobNameLabels { job })
+            .inc();
     }
 
     /// Records one answered request. `route` must come from a bounded set (a route template,

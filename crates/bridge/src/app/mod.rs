@@ -8,7 +8,9 @@
 //! - [`auth`]: the `Principal` / `Authorized<Scope>` extractors and the CSRF middleware.
 //! - [`login`]: the browser sign-in (authorization code flow) and sign-out.
 //! - [`session`]: server-side browser sessions.
-//! - [`routes`]: health, readiness, `/metrics`, `/jobs/ping`, `/api/me`, the index page.
+//! - [`routes`]: health, readiness, `/metrics`, `/api/me`, the index page.
+//! - [`jobs`]: `/jobs/*` for the scheduled caller, each call a run in the history (idempotent
+//!   by `Idempotency-Key`; 202 and a run URL for long jobs), `GET /jobs/runs/{id}`.
 //! - [`catalog`]: the OData V4 service at `/catalog` (buckets from S3 through `awslink`).
 //! - [`upstream`]: calls to dependencies under deadlines, and their failures classified.
 //! - [`metrics`]: the Prometheus registry.
@@ -17,6 +19,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod jobs;
 pub mod login;
 pub mod metrics;
 pub mod routes;
@@ -72,6 +75,9 @@ pub struct Inner {
     pub metrics: Arc<metrics::Metrics>,
     /// Limits of the OData service.
     pub limits: Limits,
+    /// The app's database (run history); `None` only in route tests and benchmarks that do
+    /// not need one (jobs then run unrecorded, `Runs` answers 503).
+    pub store: Option<runs::Store>,
 }
 
 /// The app's AWS access: the temporary credentials (asked for before every S3 call, so a
@@ -107,6 +113,9 @@ pub struct Limits {
     /// a 504 OData error from [`upstream::request_timed_out`], inside the request log, so it
     /// is logged and counted like every other answer.
     pub request_timeout: Duration,
+    /// How long a job endpoint waits for its job before answering `202 Accepted` with the
+    /// run's URL (the job goes on and finishes in the history).
+    pub job_wait: Duration,
 }
 
 impl Default for Limits {
@@ -115,6 +124,7 @@ impl Default for Limits {
             upstream_timeout: Duration::from_secs(15),
             max_page_size: 1000,
             request_timeout: Duration::from_secs(60),
+            job_wait: Duration::from_secs(10),
         }
     }
 }
@@ -138,6 +148,11 @@ pub struct AppOptions {
     pub sts_timeouts: awslink::Timeouts,
     /// The S3 client's own timeouts.
     pub s3_timeouts: awslink::Timeouts,
+    /// The app's data directory, where the SQLite database lives when no PostgreSQL is bound
+    /// (`None`: [`crate::config::data_dir`]'s default).
+    pub data_dir: Option<std::path::PathBuf>,
+    /// The `postgresql-db` instance to use when several are bound.
+    pub database_instance: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -151,6 +166,8 @@ impl Default for AppOptions {
             credstore_instance: None,
             sts_timeouts: awslink::Timeouts::STS,
             s3_timeouts: awslink::Timeouts::S3,
+            data_dir: None,
+            database_instance: None,
         }
     }
 }
@@ -176,19 +193,30 @@ impl AppState {
         Ok(self)
     }
 
+    /// This state with the app's database; only before it is shared (at start-up).
+    pub fn with_store(mut self, store: runs::Store) -> anyhow::Result<Self> {
+        let inner = Arc::get_mut(&mut self.0)
+            .ok_or_else(|| anyhow::anyhow!("the app state is already shared"))?;
+        inner.store = Some(store);
+        Ok(self)
+    }
+
     /// Builds the whole state from the bindings, as on Cloud Foundry: XSUAA (`xsuaa`), the AWS
-    /// settings (the user-provided `aws-config` and `privatelink`) and the Credential Store
-    /// holding the long-term AWS keys (`credstore`). Makes no network call.
+    /// settings (the user-provided `aws-config` and `privatelink`), the Credential Store
+    /// holding the long-term AWS keys (`credstore`), and the database (`postgresql-db` when
+    /// bound, else SQLite in the data directory; see [`database`]). Makes no network call: the
+    /// database is connected and migrated on first use.
     pub fn from_vcap(vcap: &cfenv::Vcap, options: AppOptions) -> anyhow::Result<Self> {
         let xsuaa = vcap.xsuaa(options.xsuaa_instance.as_deref())?;
         let link = aws_link(vcap, &options)?;
+        let store = runs::Store::connect_lazy(&database(vcap, &options)?)?;
         let state = Self::build(
             &xsuaa,
             options.jwks,
             AwsAccess::from_link(&link),
             options.metrics,
         )?;
-        state.with_limits(options.limits)
+        state.with_limits(options.limits)?.with_store(store)
     }
 
     /// Builds the state from the `xsuaa` binding (validator with a JWKS cache, token client)
@@ -243,8 +271,24 @@ impl AppState {
             )),
             aws,
             limits: Limits::default(),
+            store: None,
         }))
     }
+}
+
+/// Which database the app uses: the `postgresql-db` binding (`options.database_instance`, or
+/// the one bound) when there is one, else SQLite in `options.data_dir` (default
+/// [`crate::config::data_dir`]). `bridge serve` and `bridge runs` decide the same way.
+pub fn database(vcap: &cfenv::Vcap, options: &AppOptions) -> anyhow::Result<runs::StoreConfig> {
+    let data_dir = match &options.data_dir {
+        Some(d) => d.clone(),
+        None => crate::config::data_dir(),
+    };
+    Ok(runs::StoreConfig::from_vcap(
+        vcap,
+        options.database_instance.as_deref(),
+        &data_dir,
+    )?)
 }
 
 /// The app's AWS access from the bindings: the `aws-config` and `privatelink` settings, the
@@ -302,7 +346,9 @@ pub fn build_router(state: AppState) -> Router {
         .route("/assets/index.css", get(routes::index_css))
         .route("/favicon.ico", get(routes::favicon))
         .merge(catalog::router())
-        .route("/jobs/ping", get(routes::ping).post(routes::ping))
+        .route("/jobs/ping", get(jobs::ping).post(jobs::ping))
+        .route("/jobs/sleep", axum::routing::post(jobs::sleep))
+        .route("/jobs/runs/{id}", get(jobs::run_status))
         .route("/api/me", get(routes::me))
         .route("/login", get(login::login))
         .route("/login/callback", get(login::callback))

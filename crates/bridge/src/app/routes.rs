@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
-use super::auth::{Authorized, JobRunner, Principal, Read};
+use super::auth::{Authorized, Principal, Read};
 use super::error::ApiError;
 use super::metrics::MetricsAccess;
 
@@ -121,7 +121,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn caller(p: &Principal) -> serde_json::Value {
+pub(crate) fn caller(p: &Principal) -> serde_json::Value {
     let t = &p.token;
     serde_json::json!({
         "client_id": t.client_id(),
@@ -132,16 +132,6 @@ fn caller(p: &Principal) -> serde_json::Value {
         "scopes": t.scopes(),
         "via": if p.via_session { "session" } else { "bearer" },
     })
-}
-
-/// `GET|POST /jobs/ping`: the seed's protected endpoint: who called and with which scopes.
-/// Needs `$XSAPPNAME.JobRunner`.
-pub async fn ping(Authorized(principal, _): Authorized<JobRunner>) -> Json<serde_json::Value> {
-    tracing::info!(
-        job.caller = principal.token.client_id().unwrap_or("-"),
-        "job ping"
-    );
-    Json(serde_json::json!({ "message": "pong", "caller": caller(&principal) }))
 }
 
 /// `GET /api/me`: the signed-in user or calling client and its scopes. Needs Read.

@@ -8,6 +8,7 @@ pub mod dev;
 pub mod env;
 #[cfg(feature = "dev")]
 pub mod rotate;
+pub mod runs;
 pub mod schedule;
 pub mod serve;
 pub mod token;

@@ -28,6 +28,16 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => return super::fail(&anyhow::anyhow!("cannot listen on {addr}: {e}")),
     };
+    // Migrate now, so a first job call does not pay for it; a database that is down does not
+    // stop the app: the job routes answer 503 until it is back, and migrate then.
+    if let Some(store) = &state.store {
+        match store.ready().await {
+            Ok(()) => tracing::info!(db.backend = store.backend_name(), "database ready"),
+            Err(e) => {
+                tracing::warn!(db.backend = store.backend_name(), error.detail = %e, "database not available; job routes answer 503 until it is")
+            }
+        }
+    }
     tracing::info!(listen.addr = %addr, "bridge serve listening");
     match serve_with(
         listener,
@@ -72,6 +82,8 @@ fn prepare(
         xsuaa_instance: args.xsuaa_instance.clone(),
         aws_config_instance: args.aws_config_instance.clone(),
         credstore_instance: args.credstore_instance.clone(),
+        data_dir: Some(args.database.data_dir()),
+        database_instance: args.database.database_instance.clone(),
         ..AppOptions::default()
     };
     if options.metrics == MetricsAccess::Disabled {
@@ -100,4 +112,27 @@ pub struct ServeArgs {
     /// The `credstore` instance holding the AWS keys, when several are bound.
     #[arg(long, env = "BRIDGE_CREDSTORE_INSTANCE")]
     pub credstore_instance: Option<String>,
+    /// Where the app's database is.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Where the app's database is: the `postgresql-db` binding when bound, else SQLite in the
+/// data directory (`bridge serve` and `bridge runs` share these).
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// The data directory, holding `runs.db` when no PostgreSQL is bound (default: `bridge` in
+    /// the temporary directory).
+    #[arg(long, env = "BRIDGE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// The `postgresql-db` instance to use when several are bound.
+    #[arg(long, env = "BRIDGE_DATABASE_INSTANCE", value_name = "NAME")]
+    pub database_instance: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The data directory: `--data-dir`, else [`config::data_dir`].
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data_dir.clone().unwrap_or_else(config::data_dir)
+    }
 }

@@ -14,6 +14,8 @@ mod creds;
 mod dev;
 /// `bridge env check`.
 mod env;
+/// `bridge runs`: the run history from SQLite and from a bound PostgreSQL.
+mod runs;
 /// `bridge schedule next`: fire instants, JSON, invalid input.
 mod schedule;
 /// `bridge serve` from the bindings alone: catalog, JSON logs, SIGTERM, missing bindings.

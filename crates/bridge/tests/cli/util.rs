@@ -25,6 +25,8 @@ pub fn bridge() -> Command {
         "BRIDGE_EXTRA_CA_CERTS",
         "BRIDGE_CREDSTORE_NAMESPACE",
         "BRIDGE_CREDSTORE_INSTANCE",
+        "BRIDGE_DATA_DIR",
+        "BRIDGE_DATABASE_INSTANCE",
         "LOG_FORMAT",
     ] {
         cmd.env_remove(var);

@@ -7,6 +7,9 @@
 
 mod catalog;
 mod hostile;
+/// The job endpoints and the run history: idempotency, 202 and the run URL, `Runs` via
+/// OData, database down, two instances on PostgreSQL.
+mod jobs;
 mod protected;
 
 use std::sync::{Arc, OnceLock};
@@ -81,10 +84,15 @@ fn binding() -> cfenv::XsuaaBinding {
         .unwrap()
 }
 
-/// The app in process, with its in-memory S3.
+/// The app in process, with its in-memory S3 and its run history (SQLite in a temporary
+/// directory by default).
 pub struct TestApp {
     pub state: AppState,
     pub s3: Arc<awslink::s3::MemoryS3>,
+    /// The app's database.
+    pub store: runs::Store,
+    /// Keeps the SQLite file's directory while the app lives.
+    _data: Option<Arc<tempfile::TempDir>>,
 }
 
 /// An answer of the router.
@@ -124,6 +132,21 @@ impl TestApp {
         adjust: impl FnOnce(&mut Limits),
         metrics: bridge::app::metrics::MetricsAccess,
     ) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let config = runs::StoreConfig::Sqlite {
+            path: dir.path().join("runs.db"),
+        };
+        let mut app = Self::with_database(adjust, metrics, &config);
+        app._data = Some(dir);
+        app
+    }
+
+    /// The app on the database `config` (e.g. a PostgreSQL URL shared by two apps).
+    pub fn with_database(
+        adjust: impl FnOnce(&mut Limits),
+        metrics: bridge::app::metrics::MetricsAccess,
+        config: &runs::StoreConfig,
+    ) -> Self {
         testkit::logs::init();
         let s3 = Arc::new(awslink::s3::MemoryS3::new());
         let created = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
@@ -148,8 +171,18 @@ impl TestApp {
         .unwrap();
         let mut limits = Limits::default();
         adjust(&mut limits);
-        state = state.with_limits(limits).unwrap();
-        Self { state, s3 }
+        let store = runs::Store::connect_lazy(config).unwrap();
+        state = state
+            .with_limits(limits)
+            .unwrap()
+            .with_store(store.clone())
+            .unwrap();
+        Self {
+            state,
+            s3,
+            store,
+            _data: None,
+        }
     }
 
     /// Adds a bucket to the in-memory S3.
@@ -247,11 +280,16 @@ impl TestApp {
 
     /// `POST path` with a bearer token and no body.
     pub async fn post(&self, path: &str, token: &str) -> Resp {
-        let req = Request::post(path)
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
-        self.request(req).await
+        self.post_with(path, token, &[]).await
+    }
+
+    /// `POST path` with a bearer token, extra headers and no body.
+    pub async fn post_with(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = Request::post(path).header("authorization", format!("Bearer {token}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.request(req.body(Body::empty()).unwrap()).await
     }
 
     /// `GET path` with a bearer token.
