@@ -230,6 +230,9 @@ fn smoke(root: &Path, dev_binary: &Path, binary: &Path) -> anyhow::Result<Durati
             "0",
             "--s3-port",
             "0",
+            "--alerts-port",
+            "0",
+            "--no-schedules",
         ])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

@@ -15,7 +15,15 @@ use std::time::{Duration, Instant};
 
 use crate::util::{bridge, node_json};
 
-const EPHEMERAL: [&str; 10] = [
+const EPHEMERAL: [&str; 18] = [
+    "--lambda-port",
+    "0",
+    "--scheduler-port",
+    "0",
+    "--secrets-port",
+    "0",
+    "--alerts-port",
+    "0",
     "--s3-port",
     "0",
     "--app-port",
@@ -94,6 +102,8 @@ pub(crate) fn start_dev(data_dir: &Path) -> (Dev, Banner) {
     let mut child = bridge()
         .arg("dev")
         .args(EPHEMERAL)
+        .arg("--lambda-bootstrap")
+        .arg(crate::util::bootstrap())
         .arg("--data-dir")
         .arg(data_dir)
         .env("RUST_LOG", "info")

@@ -8,7 +8,15 @@ use std::time::{Duration, Instant};
 
 use crate::util::{bridge, run};
 
-const EPHEMERAL: [&str; 10] = [
+const EPHEMERAL: [&str; 18] = [
+    "--lambda-port",
+    "0",
+    "--scheduler-port",
+    "0",
+    "--secrets-port",
+    "0",
+    "--alerts-port",
+    "0",
     "--s3-port",
     "0",
     "--app-port",
@@ -38,6 +46,8 @@ fn prints_urls_users_and_a_masked_binding() {
         bridge()
             .args(["dev", "--exit-after-start"])
             .args(EPHEMERAL)
+            .arg("--lambda-bootstrap")
+            .arg(crate::util::bootstrap())
             .arg("--data-dir")
             .arg(dir.path()),
         "",
@@ -119,6 +129,8 @@ fn piped_logs_have_no_ansi_escape_codes() {
             .env_remove("NO_COLOR")
             .args(["dev", "--exit-after-start"])
             .args(EPHEMERAL)
+            .arg("--lambda-bootstrap")
+            .arg(crate::util::bootstrap())
             .arg("--data-dir")
             .arg(dir.path()),
         "",
@@ -144,6 +156,8 @@ fn serves_the_app_and_stops_cleanly_on_sigterm() {
     let mut child = bridge()
         .arg("dev")
         .args(EPHEMERAL)
+        .arg("--lambda-bootstrap")
+        .arg(crate::util::bootstrap())
         .arg("--data-dir")
         .arg(dir.path())
         .env("RUST_LOG", "warn")

@@ -18,6 +18,9 @@ mod env;
 mod runs;
 /// `bridge schedule next`: fire instants, JSON, invalid input.
 mod schedule;
+/// Seed 002 end to end under `bridge dev`: Scheduler → Lambda (the real bootstrap) →
+/// XSUAA token → `/jobs/ping` → run history.
+mod scheduled;
 /// `bridge serve` from the bindings alone: catalog, JSON logs, SIGTERM, missing bindings.
 mod serve;
 /// `bridge token`.

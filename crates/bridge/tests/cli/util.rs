@@ -28,11 +28,28 @@ pub fn bridge() -> Command {
         "BRIDGE_DATA_DIR",
         "BRIDGE_DATABASE_INSTANCE",
         "LOG_FORMAT",
+        // `bridge dev` builds the caller's bootstrap with the cargo that runs it; tests use
+        // the one built beside `bridge` (see `bootstrap()`), never a nested cargo.
+        "CARGO",
+        "CARGO_MANIFEST_DIR",
+        "BRIDGE_LAMBDA_BOOTSTRAP",
     ] {
         cmd.env_remove(var);
     }
     cmd.env("RUST_LOG", "trace");
     cmd
+}
+
+/// The caller Lambda's `bootstrap`, built beside `bridge` (`cargo xtask ci` builds it before
+/// the tests; `cargo build -p caller` by hand).
+pub fn bootstrap() -> std::path::PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_bridge")).with_file_name("bootstrap");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p caller` (cargo xtask ci does)",
+        path.display()
+    );
+    path
 }
 
 /// A `bridge` command bound to the dev stack whose files are in `data_dir`.
