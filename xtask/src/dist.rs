@@ -61,7 +61,21 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
     crate::cargo(root, &["build", "--locked", "-p", "bridge"])?;
     crate::done("dev build", t);
     let startup = smoke(root, &root.join("target/debug/bridge"), &binary)?;
+    let t = crate::step("cargo build --release -p caller (dist/aws/bootstrap.zip)");
+    let (lambda_glibc, lambda_size, lambda_zipped) = lambda_zip(root)?;
+    crate::done("Lambda zip", t);
 
+    println!();
+    println!("dist/aws/bootstrap.zip (the caller Lambda, provided.al2023, bootstrap at the root)");
+    println!(
+        "  highest GLIBC:       {}.{} (limit {}.{})",
+        lambda_glibc.0, lambda_glibc.1, MAX_GLIBC.0, MAX_GLIBC.1
+    );
+    println!(
+        "  size:                {:.1} MiB binary, {:.1} MiB zipped",
+        lambda_size as f64 / 1024.0 / 1024.0,
+        lambda_zipped as f64 / 1024.0 / 1024.0
+    );
     println!();
     println!("dist/cf/bridge");
     println!("  no dev stack:        dev and rotate-keys absent, `bridge dev` refused");
@@ -99,6 +113,60 @@ pub(crate) fn ci_check(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The caller Lambda's `bootstrap` as `cargo build -p caller` makes it (the tests and `bridge
+/// dev` run it), checked for `provided.al2023`'s glibc.
+#[allow(clippy::print_stdout)]
+pub(crate) fn ci_bootstrap(root: &Path) -> anyhow::Result<()> {
+    crate::cargo(
+        root,
+        &["build", "--locked", "-p", "caller", "--bin", "bootstrap"],
+    )?;
+    let glibc = check_glibc(&root.join("target/debug/bootstrap"))?;
+    println!(
+        "caller bootstrap: highest GLIBC {}.{} (limit {}.{}, provided.al2023)",
+        glibc.0, glibc.1, MAX_GLIBC.0, MAX_GLIBC.1
+    );
+    Ok(())
+}
+
+/// `dist/aws/bootstrap.zip`: the release `bootstrap` at the root of a zip, as Lambda's
+/// `provided.al2023` runtime runs it (executable bit kept); returns its GLIBC and the sizes.
+fn lambda_zip(root: &Path) -> anyhow::Result<((u32, u32), u64, u64)> {
+    crate::cargo(
+        root,
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "caller",
+            "--bin",
+            "bootstrap",
+        ],
+    )?;
+    let out_dir = root.join("dist").join("aws");
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let binary = out_dir.join("bootstrap");
+    copy_executable(&root.join("target/release/bootstrap"), &binary)?;
+    let glibc = check_glibc(&binary)?;
+    let bytes = std::fs::read(&binary)?;
+    let zip_path = out_dir.join("bootstrap.zip");
+    let tmp = zip_path.with_extension("tmp");
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o755);
+    zip.start_file("bootstrap", options)?;
+    std::io::Write::write_all(&mut zip, &bytes)?;
+    zip.finish()?;
+    std::fs::rename(&tmp, &zip_path)?;
+    let zipped = std::fs::metadata(&zip_path)?.len();
+    Ok((glibc, bytes.len() as u64, zipped))
+}
+
 fn copy_executable(from: &Path, to: &Path) -> anyhow::Result<()> {
     // Copy to a temporary name and rename, so a running copy is never overwritten in place.
     let tmp = to.with_extension("tmp");
@@ -111,6 +179,11 @@ fn copy_executable(from: &Path, to: &Path) -> anyhow::Result<()> {
 /// No dev stack and a glibc the platforms have; returns the highest GLIBC version needed.
 fn check_binary(binary: &Path) -> anyhow::Result<(u32, u32)> {
     check_no_dev_stack(binary)?;
+    check_glibc(binary)
+}
+
+/// The highest GLIBC version `binary` needs, refused above [`MAX_GLIBC`].
+fn check_glibc(binary: &Path) -> anyhow::Result<(u32, u32)> {
     let out = Command::new("readelf")
         .arg("-V")
         .arg(binary)

@@ -8,7 +8,8 @@
 //!   test command.
 //! - `dist`: the release artifacts, checked (`dist.rs`): `dist/cf/bridge` without the dev
 //!   stack, its highest GLIBC version (≤ 2.34), its size, and a smoke start from a
-//!   `VCAP_SERVICES` file alone.
+//!   `VCAP_SERVICES` file alone; `dist/aws/bootstrap.zip`, the caller Lambda for
+//!   `provided.al2023` (GLIBC ≤ 2.34).
 //! - `install`: only the tool installation step.
 //! - `scan`: only the secret scan (over `target/test-logs`).
 //! - `soak --execs N [--parser NAME]... [--seed S]`: the long property-based soak of every
@@ -134,6 +135,10 @@ fn ci(root: &Path) -> anyhow::Result<()> {
     let t = step("cargo build -p bridge");
     cargo(root, &["build", "-p", "bridge", "--locked"])?;
     done("cargo build -p bridge", t);
+
+    let t = step("cargo build -p caller (the Lambda bootstrap the tests and bridge dev run)");
+    dist::ci_bootstrap(root)?;
+    done("cargo build -p caller", t);
 
     let logs = root.join("target").join("test-logs");
     if logs.exists() {
