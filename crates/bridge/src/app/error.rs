@@ -59,6 +59,8 @@ pub enum ApiError {
     /// A request with this `Idempotency-Key` is still being processed: 409
     /// (draft-ietf-httpapi-idempotency-key-header §2.6).
     Conflict(String),
+    /// The app is at a bound of its own (e.g. too many jobs running): 503, to retry later.
+    Busy(String),
     /// The `Idempotency-Key` was already used for a different request: 422 (same section).
     Unprocessable(String),
     /// The app's database failed: 503 when it cannot be reached (the client may retry), else
@@ -148,7 +150,7 @@ impl ApiError {
             ApiError::InsufficientScope { .. } | ApiError::CsrfRequired => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Upstream(f) => {
                 StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
@@ -236,6 +238,7 @@ impl IntoResponse for ApiError {
                 | ApiError::NotFound(m)
                 | ApiError::Conflict(m)
                 | ApiError::Unprocessable(m) => (m.clone(), None, None),
+                ApiError::Busy(m) => (m.clone(), Some(m.clone()), None),
                 ApiError::Store(e) => (
                     if e.is_unavailable() {
                         "Service unavailable: the database cannot be reached".to_owned()

@@ -22,6 +22,9 @@
 //! it the answer is `202 Accepted` with `Location: /jobs/runs/{id}`, and the job finishes in
 //! the background and in the history. `GET /jobs/runs/{id}` (JobRunner or Read) shows a run.
 //!
+//! At most [`MAX_RUNNING_JOBS`](super::MAX_RUNNING_JOBS) jobs run at once per instance; a
+//! call beyond it is 503 with `Retry-After` and records nothing.
+//!
 //! Without a store (route tests that build the state without one) the jobs run unrecorded.
 
 use std::future::Future;
@@ -177,7 +180,18 @@ where
 {
     let mut new = new_run(headers, job)?;
     new.caller_client_id = principal.token.client_id().map(str::to_owned);
+    let Ok(slot) = state.job_slots.clone().try_acquire_owned() else {
+        let mut resp = ApiError::Busy(format!(
+            "Service unavailable: {} jobs are running; retry later",
+            super::MAX_RUNNING_JOBS
+        ))
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return Ok(resp);
+    };
     let Some(store) = state.store.clone() else {
+        let _slot = slot;
         let started = Instant::now();
         let result = work.await;
         state
@@ -225,6 +239,7 @@ where
     // The job runs in its own task so that it finishes (and is recorded) even when the
     // answer was a 202, the caller went away or the request deadline passed.
     tokio::spawn(async move {
+        let _slot = slot;
         let started = Instant::now();
         let result = work.await;
         let elapsed = started.elapsed();

@@ -47,6 +47,11 @@ use self::session::SessionStore;
 /// least recently used one ends first beyond it. See `docs/BOUNDS.md`.
 pub const MAX_SESSIONS: usize = 5_000;
 
+/// Most job runs one instance runs at once (each is a task, and `/jobs/sleep` may take an
+/// hour); beyond it job calls answer 503 with `Retry-After`, before anything is recorded. See
+/// `docs/BOUNDS.md`.
+pub const MAX_RUNNING_JOBS: usize = 64;
+
 /// Shared state of the app.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -78,6 +83,8 @@ pub struct Inner {
     /// The app's database (run history); `None` only in route tests and benchmarks that do
     /// not need one (jobs then run unrecorded, `Runs` answers 503).
     pub store: Option<runs::Store>,
+    /// One permit per running job ([`MAX_RUNNING_JOBS`]).
+    pub job_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The app's AWS access: the temporary credentials (asked for before every S3 call, so a
@@ -272,6 +279,7 @@ impl AppState {
             aws,
             limits: Limits::default(),
             store: None,
+            job_slots: Arc::new(tokio::sync::Semaphore::new(MAX_RUNNING_JOBS)),
         }))
     }
 }

@@ -204,3 +204,124 @@ async fn a_missing_aws_binding_is_a_clear_exit_2() {
     assert!(r.stderr.contains("aws-config"), "{}", r.stderr);
     dev.stop().await;
 }
+
+/// Two `bridge serve` processes bound to one PostgreSQL (a `postgresql-db` binding next to the
+/// dev stack's) get the same occurrence from several callers at once: it runs once, the other
+/// calls answer the recorded result or 409, and `bridge runs` reads the one run from the
+/// binding.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_on_one_postgresql_run_an_occurrence_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dev_stack(dir.path()).await;
+    let secret = dev.xsuaa().register_client(
+        devstack::xsuaa::ClientSpec::new("serve-jobs").with_authorities(&["bridge!t1.JobRunner"]),
+    );
+    testkit::logs::secret(secret.expose());
+    let pg = testkit::postgres::shared();
+    let url = pg.create_database();
+    let dbname = url.rsplit('/').next().unwrap().to_owned();
+    let mut vcap = dev.vcap_services().clone();
+    vcap["postgresql-db"] = serde_json::json!([{
+        "name": "bridge-db", "label": "postgresql-db", "plan": "standard",
+        "tags": ["relational", "database"],
+        "credentials": {
+            "hostname": "127.0.0.1", "port": pg.port().to_string(), "dbname": dbname,
+            "username": "postgres", "password": "unused-with-trust",
+            "uri": format!("postgres://postgres:unused-with-trust@127.0.0.1:{}/{dbname}", pg.port()),
+        }
+    }]);
+    let vcap_file = dir.path().join("vcap-with-db.json");
+    std::fs::write(&vcap_file, vcap.to_string()).unwrap();
+    let ports = [free_port(), free_port()];
+    let mut serves: Vec<Serve> = ports
+        .iter()
+        .map(|port| {
+            Serve::start(
+                bridge_for(dir.path())
+                    .arg("serve")
+                    .env("VCAP_SERVICES_FILE_PATH", &vcap_file)
+                    .env("PORT", port.to_string())
+                    .env("RUST_LOG", "info"),
+            )
+        })
+        .collect();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(dev.ca_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    for port in ports {
+        wait_healthy(&http, &format!("http://127.0.0.1:{port}")).await;
+    }
+    let token: serde_json::Value = http
+        .post(format!("{}/oauth/token", dev.xsuaa_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "serve-jobs"),
+            ("client_secret", secret.expose()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = testkit::logs::secret(token["access_token"].as_str().unwrap());
+    let arn = "arn:aws:scheduler:eu-central-1:000000000000:schedule/default/ping";
+    let calls: Vec<_> = (0..10)
+        .map(|i| {
+            let http = http.clone();
+            let token = token.clone();
+            let url = format!("http://127.0.0.1:{}/jobs/ping", ports[i % 2]);
+            tokio::spawn(async move {
+                let r = http
+                    .post(url)
+                    .bearer_auth(&token)
+                    .header("idempotency-key", "\"serve-occ-1\"")
+                    .header("x-bridge-schedule", arn)
+                    .header("x-bridge-scheduled-time", "2026-03-01T12:00:00Z")
+                    .header("x-bridge-attempt", (i + 1).to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                (
+                    r.status().as_u16(),
+                    r.headers().contains_key("idempotent-replayed"),
+                )
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for c in calls {
+        answers.push(c.await.unwrap());
+    }
+    assert_eq!(
+        answers.iter().filter(|(s, r)| *s == 200 && !r).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().all(|(s, _)| *s == 200 || *s == 409),
+        "{answers:?}"
+    );
+
+    let r = run(
+        bridge_for(dir.path())
+            .args(["runs", "--json"])
+            .env("VCAP_SERVICES_FILE_PATH", &vcap_file),
+        "",
+        false,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["attempts"], 10);
+    assert_eq!(rows[0]["callerClientId"], "serve-jobs");
+    assert_eq!(rows[0]["outcome"], "succeeded");
+    for serve in &mut serves {
+        assert!(serve.terminate().success());
+        let log = serve.log();
+        assert!(log.contains("database ready"), "{log}");
+        assert!(!log.contains(&token));
+    }
+    dev.stop().await;
+}

@@ -409,3 +409,31 @@ async fn two_instances_on_one_postgres_run_a_duplicated_occurrence_once() {
         .unwrap();
     assert_eq!(all.runs.len(), 1);
 }
+
+#[tokio::test]
+async fn running_jobs_are_bounded_per_instance() {
+    let s = TestApp::with(
+        |l| l.job_wait = Duration::from_millis(10),
+        bridge::app::metrics::MetricsAccess::Open,
+    );
+    let token = s.token(&["JobRunner"]);
+    for _ in 0..bridge::app::MAX_RUNNING_JOBS {
+        assert_eq!(s.post("/jobs/sleep?seconds=30", &token).await.status(), 202);
+    }
+    let r = s.post("/jobs/ping", &token).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("64 jobs are running")
+    );
+    let page = s.store.list(&runs::RunFilter::default()).await.unwrap();
+    assert_eq!(
+        page.runs.len(),
+        bridge::app::MAX_RUNNING_JOBS,
+        "the refused call is not recorded"
+    );
+}
