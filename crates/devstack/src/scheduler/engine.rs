@@ -32,7 +32,7 @@ fn ms(d: TimeDelta) -> u64 {
 struct Job {
     name: String,
     schedule_arn: String,
-    def: Definition,
+    def: Arc<Definition>,
     nominal: DateTime<Utc>,
 }
 
@@ -58,6 +58,7 @@ pub(super) fn load(
     let created_now = whole_seconds(now);
 
     let mut loaded: Vec<(Entry, bool)> = Vec::new();
+    let mut names = std::collections::HashSet::new();
     for (file_name, text) in &config.files {
         let config_error = |e: schedule::Error| DevError::Config {
             path: file_name.into(),
@@ -65,7 +66,7 @@ pub(super) fn load(
         };
         let rendered = schedule::file::render(text, &vars).map_err(config_error)?;
         let def = Definition::from_file_text(&rendered).map_err(config_error)?;
-        if loaded.iter().any(|(e, _)| e.def.name() == def.name()) {
+        if !names.insert(def.name().to_owned()) {
             return Err(DevError::Config {
                 path: file_name.into(),
                 reason: format!("Name: another schedule file already defines {}", def.name()),
@@ -80,7 +81,7 @@ pub(super) fn load(
         };
         loaded.push((
             Entry {
-                def,
+                def: Arc::new(def),
                 source: Source::File,
                 created,
                 modified,
@@ -100,7 +101,7 @@ pub(super) fn load(
         match Definition::from_fields(fields) {
             Ok(def) => loaded.push((
                 Entry {
-                    def,
+                    def: Arc::new(def),
                     source: Source::Api,
                     created: stored.created,
                     modified: stored.modified,
@@ -252,7 +253,7 @@ impl LocalScheduler {
             let now = clock.now();
             let (jobs, next_due, save_due) = self.take_due(now);
             for job in jobs {
-                self.start(job, now, &mut deliveries);
+                self.start(job, &mut deliveries);
             }
             let save_due = match save_due {
                 Some(at) if at <= now => {
@@ -310,7 +311,7 @@ impl LocalScheduler {
             jobs.push(Job {
                 name: name.clone(),
                 schedule_arn: self.schedule_arn(&name),
-                def: entry.def.clone(),
+                def: Arc::clone(&entry.def),
                 nominal,
             });
             inner.dirty = true;
@@ -406,7 +407,6 @@ impl LocalScheduler {
                         def: def.clone(),
                         nominal,
                     },
-                    now,
                     deliveries,
                 );
             }
@@ -414,7 +414,8 @@ impl LocalScheduler {
     }
 
     /// Reports the fire of `job` and starts its delivery.
-    fn start(&self, job: Job, now: DateTime<Utc>, deliveries: &mut JoinSet<()>) {
+    fn start(&self, job: Job, deliveries: &mut JoinSet<()>) {
+        let now = self.shared.config.clock.now();
         let lateness_ms = ms(now - job.nominal);
         let metrics = &self.shared.metrics;
         Metrics::add(&metrics.fires, 1);
@@ -454,7 +455,7 @@ impl LocalScheduler {
             inner.schedules.insert(
                 name.clone(),
                 Entry {
-                    def,
+                    def: Arc::new(def),
                     source: Source::Api,
                     created: now,
                     modified: now,
@@ -477,7 +478,7 @@ impl LocalScheduler {
             let Some(entry) = inner.schedules.get_mut(&name) else {
                 return Err(OpError::NotFound(name));
             };
-            entry.def = def;
+            entry.def = Arc::new(def);
             entry.modified = whole_seconds(now);
             let after = entry
                 .last_fired

@@ -219,7 +219,7 @@ struct Shared {
 type Slot = (DateTime<Utc>, u64);
 
 struct Entry {
-    def: Definition,
+    def: Arc<Definition>,
     source: Source,
     created: DateTime<Utc>,
     modified: DateTime<Utc>,
