@@ -107,3 +107,25 @@ fn number(var: &str, min: u64, max: u64) -> anyhow::Result<Option<u64>> {
         },
     }
 }
+
+/// `BRIDGE_ALERT_GRACE_S`: how long after an occurrence's time (and flexible window) its call
+/// may still arrive before the watchdog judges it (default 600 s: Lambda's two asynchronous
+/// retries, about three minutes, with room to spare).
+pub const ALERT_GRACE_S: &str = "BRIDGE_ALERT_GRACE_S";
+
+/// `BRIDGE_ALERT_WEBHOOK`: where alerts go when no `alert-notification` service is bound.
+pub const ALERT_WEBHOOK: &str = "BRIDGE_ALERT_WEBHOOK";
+
+/// The watchdog's grace ([`ALERT_GRACE_S`]).
+pub fn alert_grace() -> anyhow::Result<Duration> {
+    Ok(Duration::from_secs(
+        number(ALERT_GRACE_S, 1, 86_400)?.unwrap_or(600),
+    ))
+}
+
+/// The alert webhook ([`ALERT_WEBHOOK`]), if set.
+pub fn alert_webhook() -> Option<String> {
+    std::env::var(ALERT_WEBHOOK)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}

@@ -8,6 +8,7 @@
 //! - [`auth`]: the `Principal` / `Authorized<Scope>` extractors and the CSRF middleware.
 //! - [`login`]: the browser sign-in (authorization code flow) and sign-out.
 //! - [`session`]: server-side browser sessions.
+//! - [`watchdog`]: alerts of scheduled calls that failed, were dead-lettered or never arrived.
 //! - [`routes`]: health, readiness, `/metrics`, `/api/me`, the index page.
 //! - [`jobs`]: `/jobs/*` for the scheduled caller, each call a run in the history (idempotent
 //!   by `Idempotency-Key`; 202 and a run URL for long jobs), `GET /jobs/runs/{id}`.
@@ -25,6 +26,7 @@ pub mod metrics;
 pub mod routes;
 pub mod session;
 pub mod upstream;
+pub mod watchdog;
 
 use std::future::Future;
 use std::ops::Deref;

@@ -59,6 +59,10 @@ pub async fn run(args: DevArgs) -> ExitCode {
             return super::fail(&e);
         }
     };
+    if let Err(e) = start_watchdog(&stack, &args, &state) {
+        stack.stop().await;
+        return super::fail(&e.context("cannot start the alert watchdog"));
+    }
     print_banner(&stack, &app_url, scheduled.as_ref());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let limits = match config::server_limits() {
@@ -123,12 +127,7 @@ async fn start_app(stack: &DevStack, addr: SocketAddr) -> anyhow::Result<(TcpLis
     Ok((listener, state))
 }
 
-/// The built-in schedule files (`deploy/aws/schedules/`), so `bridge dev` runs the seed's
-/// schedule from any directory.
-const BUILT_IN_SCHEDULES: &[(&str, &str)] = &[(
-    "deploy/aws/schedules/ping.json (built in)",
-    include_str!("../../../../deploy/aws/schedules/ping.json"),
-)];
+use crate::app::watchdog::BUILT_IN_SCHEDULES;
 
 /// Starts the AWS → BTP side for the app at `app_url`, unless `--no-schedules`.
 async fn start_scheduled(
@@ -140,13 +139,7 @@ async fn start_scheduled(
     if args.no_schedules {
         return Ok(None);
     }
-    let schedules = match &args.schedules {
-        Some(dir) => schedule_files(dir)?,
-        None => BUILT_IN_SCHEDULES
-            .iter()
-            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
-            .collect(),
-    };
+    let schedules = dev_schedules(args)?;
     let bootstrap = locate_bootstrap(args.lambda_bootstrap.as_deref())?;
     let mut config = ScheduledConfig::new(app_url, bootstrap);
     config.schedules = schedules;
@@ -166,6 +159,40 @@ async fn start_scheduled(
         .await
         .context("cannot start the local Lambda and Scheduler")?;
     Ok(Some(scheduled))
+}
+
+/// The schedule files of `--schedules`, else the built-in ones.
+fn dev_schedules(args: &DevArgs) -> anyhow::Result<Vec<(String, String)>> {
+    Ok(match &args.schedules {
+        Some(dir) => schedule_files(dir)?,
+        None => BUILT_IN_SCHEDULES
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+            .collect(),
+    })
+}
+
+/// The alert watchdog over the dev schedules, sending to the local Alert Notification
+/// service (its binding is in the generated `VCAP_SERVICES`).
+fn start_watchdog(stack: &DevStack, args: &DevArgs, state: &AppState) -> anyhow::Result<()> {
+    if args.no_schedules {
+        return Ok(());
+    }
+    let vcap = Vcap::from_json(
+        &stack.vcap_services().to_string(),
+        &stack.vcap_path().display().to_string(),
+    )?;
+    let watchdog = crate::app::watchdog::from_vcap(
+        &vcap,
+        state.store.as_ref(),
+        None,
+        &dev_schedules(args)?,
+        &[stack.ca_pem().as_bytes().to_vec()],
+    )?;
+    if let Some(w) = watchdog {
+        tokio::spawn(w.run(chrono::Utc::now(), std::future::pending()));
+    }
+    Ok(())
 }
 
 /// The `*.json` files of `dir`, sorted by name.

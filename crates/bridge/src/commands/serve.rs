@@ -20,7 +20,7 @@ pub const DEFAULT_PORT: u16 = 4004;
 pub async fn run(args: ServeArgs) -> ExitCode {
     crate::app::warm_up();
     let env = Env::from_process();
-    let (state, addr, limits) = match prepare(&args, &env) {
+    let (state, addr, limits, watchdog) = match prepare(&args, &env) {
         Ok(x) => x,
         Err(e) => return super::misconfigured(&e),
     };
@@ -37,6 +37,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
                 tracing::warn!(db.backend = store.backend_name(), error.detail = %e, "database not available; job routes answer 503 until it is")
             }
         }
+    }
+    if let Some(w) = watchdog {
+        tokio::spawn(w.run(chrono::Utc::now(), std::future::pending()));
     }
     tracing::info!(listen.addr = %addr, "bridge serve listening");
     match serve_with(
@@ -58,7 +61,12 @@ pub async fn run(args: ServeArgs) -> ExitCode {
 fn prepare(
     args: &ServeArgs,
     env: &Env,
-) -> anyhow::Result<(AppState, SocketAddr, httpserve::Limits)> {
+) -> anyhow::Result<(
+    AppState,
+    SocketAddr,
+    httpserve::Limits,
+    Option<crate::app::watchdog::Watchdog>,
+)> {
     let vcap = Vcap::from_env(env)?;
     let port = match args.port {
         Some(p) => p,
@@ -90,8 +98,22 @@ fn prepare(
         tracing::info!("/metrics is off: set BRIDGE_METRICS_TOKEN to serve it on Cloud Foundry");
     }
     let limits = config::server_limits()?;
+    let extra_roots = options.jwks.extra_roots_pem.clone();
+    let aws_config_instance = options.aws_config_instance.clone();
     let state = AppState::from_vcap(&vcap, options).context("cannot set up the app")?;
-    Ok((state, SocketAddr::new(host, port), limits))
+    let files: Vec<(String, String)> = crate::app::watchdog::BUILT_IN_SCHEDULES
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+        .collect();
+    let watchdog = crate::app::watchdog::from_vcap(
+        &vcap,
+        state.store.as_ref(),
+        aws_config_instance.as_deref(),
+        &files,
+        &extra_roots,
+    )
+    .context("alerts")?;
+    Ok((state, SocketAddr::new(host, port), limits, watchdog))
 }
 
 /// Arguments of `bridge serve`.

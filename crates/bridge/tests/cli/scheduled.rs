@@ -81,6 +81,10 @@ fn at_schedule(name: &str, secs: i64, path: &str) -> String {
 }
 
 fn start(schedules: &[(&str, String)], extra: &[&str]) -> Dev {
+    start_env(schedules, extra, &[])
+}
+
+fn start_env(schedules: &[(&str, String)], extra: &[&str], env: &[(&str, &str)]) -> Dev {
     testkit::logs::init();
     let dir = tempfile::tempdir().unwrap();
     let sdir = dir.path().join("schedules");
@@ -99,6 +103,7 @@ fn start(schedules: &[(&str, String)], extra: &[&str]) -> Dev {
         .arg("--data-dir")
         .arg(dir.path().join("dev"))
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -183,4 +188,85 @@ fn an_at_schedule_runs_the_real_bootstrap_which_calls_jobs_ping_once() {
             .is_some_and(|c| !c.is_empty()),
         "{found}"
     );
+}
+
+/// The events the local Alert Notification service received, read with its consumer API and
+/// the credentials of the generated binding.
+fn alert_events(dev: &Dev) -> Vec<serde_json::Value> {
+    let vcap: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dev.dir.path().join("dev").join("vcap-services.json")).unwrap(),
+    )
+    .unwrap();
+    let c = &vcap["alert-notification"][0]["credentials"];
+    let ca = dev.dir.path().join("dev").join("ca.pem");
+    let secret = testkit::logs::secret(c["client_secret"].as_str().unwrap());
+    let token = std::process::Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(&ca)
+        .args([
+            "-u",
+            &format!("{}:{secret}", c["client_id"].as_str().unwrap()),
+        ])
+        .args(["-X", "POST", c["oauth_url"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    let token: serde_json::Value = serde_json::from_slice(&token.stdout).unwrap();
+    let token = testkit::logs::secret(token["access_token"].as_str().unwrap());
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(&ca)
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!(
+            "{}/cf/consumer/v1/matched-events",
+            c["url"].as_str().unwrap()
+        ))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["results"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_failing_endpoint_is_retried_dead_lettered_and_alerted_once() {
+    let dev = start_env(
+        &[("broken", at_schedule("broken", 4, "/jobs/no-such-job"))],
+        &["--lambda-retry-delays", "0.3,0.3"],
+        &[("BRIDGE_ALERT_GRACE_S", "4")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alert = loop {
+        let events = alert_events(&dev);
+        if let Some(e) = events.iter().find(|e| e["tags"]["schedule"] == "broken") {
+            break e.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alert within 60 s: {events:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(
+        alert["eventType"], "BridgeScheduledEventDeadLettered",
+        "{alert}"
+    );
+    assert_eq!(alert["severity"], "ERROR");
+    let body = alert["body"].as_str().unwrap();
+    assert!(
+        body.contains("Caller.Rejected.4xx"),
+        "the Lambda's errorType: {body}"
+    );
+    // One attempt and Lambda's two retries, all with the same occurrence key.
+    let key = alert["tags"]["idempotencyKey"].as_str().unwrap();
+    let failed = runs(&dev, &["--failed"]);
+    assert!(
+        failed.iter().all(|r| r["idempotencyKey"] != key),
+        "a 404 reaches no job, so no run is recorded: {failed:?}"
+    );
+    // Later checks send no second alert for the same occurrence.
+    std::thread::sleep(Duration::from_secs(3));
+    let again = alert_events(&dev)
+        .into_iter()
+        .filter(|e| e["tags"]["schedule"] == "broken")
+        .count();
+    assert_eq!(again, 1);
 }
