@@ -16,8 +16,12 @@ use super::{
 };
 use crate::error::DevError;
 
-/// How often, at most, the state file is written while schedules fire.
-const SAVE_EVERY: TimeDelta = TimeDelta::seconds(1);
+/// How often, at most, the state file is written while schedules fire: a second, plus a
+/// millisecond per ten schedules (the file grows with them).
+fn save_every(schedules: usize) -> TimeDelta {
+    TimeDelta::seconds(1)
+        + TimeDelta::milliseconds(i64::try_from(schedules / 10).unwrap_or(i64::MAX))
+}
 
 /// Whole seconds (creation dates and rate anchors are kept at whole seconds).
 fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -328,9 +332,9 @@ impl LocalScheduler {
         }
         let next_due = inner.queue.first_key_value().map(|(slot, _)| slot.0);
         let save_due = (inner.dirty && self.shared.config.state_dir.is_some()).then(|| {
-            inner
-                .last_save
-                .map_or(now, |last| (last + SAVE_EVERY).max(now))
+            inner.last_save.map_or(now, |last| {
+                (last + save_every(inner.schedules.len())).max(now)
+            })
         });
         (jobs, next_due, save_due)
     }
