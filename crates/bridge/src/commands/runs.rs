@@ -3,6 +3,10 @@
 //! uses: the `postgresql-db` binding when bound, else `runs.db` in the data directory). Without
 //! `VCAP_SERVICES` it reads the SQLite file. A table (time, schedule, job, outcome, status,
 //! attempts, duration), or one JSON array with `--json`.
+//!
+//! `--occurrences` shows the joined view of the local AWS side instead (what `bridge dev`'s
+//! Scheduler and Lambda delivered, per occurrence, with the app's run): did it fire, how many
+//! deliveries, the last one's outcome and Lambda request id, what the endpoint answered.
 
 use std::process::ExitCode;
 
@@ -24,6 +28,10 @@ pub struct RunsArgs {
     /// One JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Per occurrence the local AWS side delivered (`bridge dev`): deliveries joined with the
+    /// app's run.
+    #[arg(long)]
+    pub occurrences: bool,
     /// At most this many runs (1 to 1000).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
@@ -78,6 +86,11 @@ async fn list(args: &RunsArgs, config: &runs::StoreConfig) -> anyhow::Result<Str
     let store = runs::Store::open(config)
         .await
         .with_context(|| format!("cannot open the {} database", config.backend()))?;
+    if args.occurrences {
+        let out = occurrences(args, &store).await;
+        store.close().await;
+        return out;
+    }
     // A name matches the ARNs ending in `/NAME` too, so the filter runs here over a page
     // fetched without it when the argument is not an ARN.
     let by_name = args.schedule.as_deref().filter(|s| !s.starts_with("arn:"));
@@ -107,6 +120,76 @@ async fn list(args: &RunsArgs, config: &runs::StoreConfig) -> anyhow::Result<Str
         return Ok(serde_json::to_string_pretty(&found)?);
     }
     Ok(table(&found))
+}
+
+async fn occurrences(args: &RunsArgs, store: &runs::Store) -> anyhow::Result<String> {
+    let want = usize::try_from(args.limit).unwrap_or(usize::MAX);
+    let found: Vec<runs::Occurrence> = store
+        .occurrences(None, runs::deliveries::MAX_DELIVERIES)
+        .await?
+        .into_iter()
+        .filter(|o| {
+            let schedule = o.deliveries.first().map(|d| d.schedule.as_str());
+            args.schedule
+                .as_deref()
+                .is_none_or(|n| schedule_matches(schedule, n))
+        })
+        .filter(|o| {
+            !args.failed
+                || o.dead_lettered()
+                || o.run
+                    .as_ref()
+                    .is_none_or(|r| r.outcome == runs::Outcome::Failed)
+        })
+        .take(want)
+        .collect();
+    if args.json {
+        return Ok(serde_json::to_string_pretty(&found)?);
+    }
+    let mut rows = vec![
+        [
+            "NOMINAL",
+            "SCHEDULE",
+            "DELIVERIES",
+            "LAST",
+            "LAMBDA REQUEST",
+            "RUN",
+            "STATUS",
+            "DURATION",
+        ]
+        .map(str::to_owned),
+    ];
+    for o in &found {
+        let first = o.deliveries.first();
+        let last = o.deliveries.last();
+        rows.push([
+            first.map_or("-".into(), |d| {
+                d.nominal_time
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            }),
+            first.map_or("-", |d| short(&d.schedule)).to_owned(),
+            o.attempts().to_string(),
+            last.map_or("-", |d| d.outcome.as_str()).to_owned(),
+            last.and_then(|d| d.lambda_request_id.clone())
+                .unwrap_or_else(|| "-".into()),
+            o.run
+                .as_ref()
+                .map_or("never arrived".into(), |r| r.outcome.to_string()),
+            o.run
+                .as_ref()
+                .and_then(|r| r.http_status)
+                .map_or("-".into(), |s| s.to_string()),
+            o.run
+                .as_ref()
+                .and_then(|r| r.duration_ms)
+                .map_or("-".into(), |d| format!("{d} ms")),
+        ]);
+    }
+    let mut out = render(&rows);
+    if found.is_empty() {
+        out.push_str("(no occurrences)\n");
+    }
+    Ok(out)
 }
 
 fn schedule_matches(schedule: Option<&str>, name: &str) -> bool {
@@ -144,11 +227,20 @@ fn table(found: &[runs::Run]) -> String {
             r.duration_ms.map_or("-".into(), |d| format!("{d} ms")),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
+    let mut out = render(&rows);
+    if found.is_empty() {
+        out.push_str("(no runs)\n");
+    }
+    out
+}
+
+/// Rows as columns two spaces apart, each as wide as its widest cell.
+fn render<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
@@ -156,9 +248,6 @@ fn table(found: &[runs::Run]) -> String {
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
-    }
-    if found.is_empty() {
-        out.push_str("(no runs)\n");
     }
     out
 }

@@ -167,3 +167,64 @@ async fn runs_reads_the_bound_postgresql() {
     );
     assert!(!r.stderr.contains(&password));
 }
+
+#[tokio::test]
+async fn occurrences_join_the_local_deliveries_with_the_runs() {
+    testkit::logs::init();
+    let dir = tempfile::tempdir().unwrap();
+    let config = runs::StoreConfig::Sqlite {
+        path: dir.path().join("runs.db"),
+    };
+    seed(&config).await;
+    let store = runs::Store::open(&config).await.unwrap();
+    let nominal = |m| Utc.with_ymd_and_hms(2026, 3, 1, 12, m, 0).unwrap();
+    let deliveries = [
+        ("k1", 0, 1, runs::DeliveryOutcome::Failed, "req-a"),
+        ("k1", 0, 2, runs::DeliveryOutcome::Succeeded, "req-b"),
+        ("lost", 5, 3, runs::DeliveryOutcome::DeadLettered, "req-c"),
+    ];
+    for (key, minute, attempt, outcome, request) in deliveries {
+        store
+            .record_delivery(&runs::NewDelivery {
+                schedule: ARN.into(),
+                nominal_time: nominal(minute),
+                idempotency_key: key.into(),
+                execution_id: None,
+                attempt,
+                lambda_request_id: Some(request.into()),
+                outcome,
+                http_status: None,
+                error: None,
+                at: nominal(minute) + chrono::Duration::seconds(i64::from(attempt)),
+            })
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    let r = run(
+        bridge()
+            .args(["runs", "--occurrences", "--schedule", "ping"])
+            .env("BRIDGE_DATA_DIR", dir.path()),
+        "",
+        false,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "NOMINAL               SCHEDULE  DELIVERIES  LAST           LAMBDA REQUEST  RUN            STATUS  DURATION\n\
+         2026-03-01T12:05:00Z  ping      1           dead_lettered  req-c           never arrived  -       -\n\
+         2026-03-01T12:00:00Z  ping      2           succeeded      req-b           succeeded      200     12 ms\n"
+    );
+    let failed = run(
+        bridge()
+            .args(["runs", "--occurrences", "--failed", "--json"])
+            .env("BRIDGE_DATA_DIR", dir.path()),
+        "",
+        false,
+    );
+    let rows: Vec<Value> = serde_json::from_str(&failed.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["idempotencyKey"], "lost");
+    assert_eq!(rows[0]["deliveries"][0]["outcome"], "dead_lettered");
+    assert!(rows[0]["run"].is_null());
+}
