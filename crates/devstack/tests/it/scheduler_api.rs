@@ -528,11 +528,17 @@ def call(method, path, body=b""):
                      headers={"Content-Type": "application/json"})
     SigV4Auth(creds, "scheduler", "eu-central-1").add_auth(req)
     r = urllib.request.Request(req.url, data=body or None, headers=dict(req.headers.items()), method=method)
-    try:
-        resp = urllib.request.urlopen(r, context=ctx)
-        return [resp.status, None, json.load(resp)]
-    except urllib.error.HTTPError as e:
-        return [e.code, e.headers.get("x-amzn-errortype"), json.load(e)["Message"]]
+    # A body over the limit is refused before it is read: the server may close the connection
+    # while the client still writes, so the client can miss the answer; try a few times.
+    for attempt in range(5):
+        try:
+            resp = urllib.request.urlopen(r, context=ctx)
+            return [resp.status, None, json.load(resp)]
+        except urllib.error.HTTPError as e:
+            return [e.code, e.headers.get("x-amzn-errortype"), json.load(e)["Message"]]
+        except (ConnectionError, urllib.error.URLError) as e:
+            last = str(e)
+    return [0, "connection closed", last]
 target = {"Arn": "arn:aws:lambda:eu-central-1:000000000000:function:f",
           "RoleArn": "arn:aws:iam::000000000000:role/r"}
 ok = {"ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {"Mode": "OFF"}, "Target": target}
