@@ -454,7 +454,7 @@ async fn boto3_manages_schedules_pages_and_reads_the_dead_letters() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unsigned_and_badly_signed_requests_are_refused_in_json() {
+async fn unsigned_and_badly_signed_requests_are_refused_in_json_role_sessions_accepted() {
     let api = Api::start().await;
     let http = reqwest::Client::builder()
         .add_root_certificate(
@@ -490,6 +490,35 @@ async fn unsigned_and_badly_signed_requests_are_refused_in_json() {
         !out.status.success() && err.contains("InvalidSignatureException"),
         "{err}"
     );
+
+    // A role session of the account may manage schedules too.
+    let session = api.identity.issue(devstack::aws_identity::SessionRequest {
+        session_name: "scheduler-cli".to_owned(),
+        duration: Duration::from_secs(900),
+        session_policy: None,
+    });
+    testkit::logs::secret(session.secret_access_key.expose());
+    testkit::logs::secret(session.session_token.expose());
+    let with_session = |token: bool| {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(testkit::python_bin("aws"));
+        api.env(&mut cmd, home.path());
+        cmd.env("AWS_ACCESS_KEY_ID", &session.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", session.secret_access_key.expose())
+            .args(["scheduler", "list-schedules", "--endpoint-url", &api.url]);
+        if token {
+            cmd.env("AWS_SESSION_TOKEN", session.session_token.expose());
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        testkit::logs::capture_output("aws scheduler (stderr)", &err);
+        (out.status.success(), err)
+    };
+    let (ok, err) = with_session(true);
+    assert!(ok, "{err}");
+    // Without its token, the session's key is refused.
+    let (ok, err) = with_session(false);
+    assert!(!ok && err.contains("UnrecognizedClientException"), "{err}");
     api.stop().await;
 }
 
