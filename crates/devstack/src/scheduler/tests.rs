@@ -614,6 +614,7 @@ fn catch_up_config(clock: TokioClock, dir: &std::path::Path, max: usize) -> Sche
 
 #[tokio::test(start_paused = true)]
 async fn catch_up_none_last_all_after_a_gap() {
+    testkit::logs::init();
     let dir = tempfile::tempdir().expect("dir");
     let clock = TokioClock::starting_at(base());
     let rec = Recorder::new(clock, ok());
