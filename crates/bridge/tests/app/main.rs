@@ -27,6 +27,8 @@ mod inproc;
 mod login;
 /// The protection rules: 401/403/200, the OAuth challenge, error bodies, health.
 mod protected;
+/// The scheduled path under faults: token endpoint down, app down, app slow or hanging.
+mod scheduled_faults;
 /// The alert watchdog over SQLite and PostgreSQL: failed, missed, once across instances.
 mod watchdog;
 /// A corpus of 30+ tokens judged by our validator and by `@sap/xssec` 4.
