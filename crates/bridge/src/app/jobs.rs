@@ -180,6 +180,11 @@ where
 {
     let mut new = new_run(headers, job)?;
     new.caller_client_id = principal.token.client_id().map(str::to_owned);
+    if let Some(nominal) = new.nominal_time
+        && let Ok(late) = (new.received_at - nominal).to_std()
+    {
+        state.metrics.job_lateness(job, late);
+    }
     let Ok(slot) = state.job_slots.clone().try_acquire_owned() else {
         let mut resp = ApiError::Busy(format!(
             "Service unavailable: {} jobs are running; retry later",

@@ -9,6 +9,11 @@
 //! | `bridge_sts_assume_role_total` | counter | `outcome` (`success`, `failure`): AssumeRole calls by the credential cache |
 //! | `bridge_aws_credentials_valid` | gauge | 1 while the cached temporary credentials may be served |
 //! | `bridge_aws_credentials_expiry_seconds` | gauge | seconds until they expire (negative: expired) |
+//! | `bridge_job_runs_total` | counter | `job`, `outcome` |
+//! | `bridge_job_duplicates_total` | counter | `job`: calls whose `Idempotency-Key` was already claimed |
+//! | `bridge_job_run_duration_seconds` | histogram | `job` |
+//! | `bridge_job_lateness_seconds` | histogram | `job`: arrival after the occurrence's nominal time (`X-Bridge-Scheduled-Time`) |
+//! | `bridge_alerts_total` | counter | `kind` (`failed`, `dead-lettered`, `missed`: missed occurrences), `result` (`sent`, `failed`, `logged`) |
 //!
 //! The STS figures are read from `awslink`'s credential cache at scrape time, so they count
 //! every AssumeRole, including refreshes no request waited for.
@@ -75,6 +80,13 @@ struct JobNameLabels {
     job: &'static str,
 }
 
+/// Labels of the alert counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    kind: &'static str,
+    result: &'static str,
+}
+
 fn job_histogram() -> Histogram {
     // 1 ms … ~9 h.
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
@@ -128,6 +140,8 @@ pub struct Metrics {
     job_runs: Family<JobLabels, Counter>,
     job_duplicates: Family<JobNameLabels, Counter>,
     job_durations: Family<JobNameLabels, Histogram, fn() -> Histogram>,
+    job_lateness: Family<JobNameLabels, Histogram, fn() -> Histogram>,
+    alerts: Family<AlertLabels, Counter>,
     /// Who may scrape.
     pub access: MetricsAccess,
 }
@@ -195,6 +209,21 @@ impl Metrics {
             "Duration of job runs, by job",
             job_durations.clone(),
         );
+        let job_lateness =
+            Family::<JobNameLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                job_histogram,
+            );
+        registry.register(
+            "job_lateness_seconds",
+            "How long after its occurrence's nominal time a scheduled job call arrived (first attempts and retries), by job",
+            job_lateness.clone(),
+        );
+        let alerts = Family::<AlertLabels, Counter>::default();
+        registry.register(
+            "alerts",
+            "Alerts raised by the watchdog, by kind (failed, dead-lettered, missed) and result (sent, failed, logged)",
+            alerts.clone(),
+        );
         if let Some(credentials) = aws {
             registry.register_collector(Box::new(AwsCollector { credentials }));
         }
@@ -207,6 +236,8 @@ impl Metrics {
             job_runs,
             job_duplicates,
             job_durations,
+            job_lateness,
+            alerts,
             access,
         }
     }
@@ -222,6 +253,21 @@ impl Metrics {
         self.job_durations
             .get_or_create(&JobNameLabels { job })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records how late a scheduled call of `job` arrived after its nominal time.
+    pub fn job_lateness(&self, job: &'static str, late: Duration) {
+        self.job_lateness
+            .get_or_create(&JobNameLabels { job })
+            .observe(late.as_secs_f64());
+    }
+
+    /// Records one alert of `kind` (`failed`, `dead-lettered`, `missed`) and whether it was
+    /// `sent`, `failed` or only `logged`.
+    pub fn alert(&self, kind: &'static str, result: &'static str) {
+        self.alerts
+            .get_or_create(&AlertLabels { kind, result })
+            .inc();
     }
 
     /// Records one duplicate job call.

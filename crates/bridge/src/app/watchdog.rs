@@ -102,6 +102,7 @@ pub struct Watchdog {
     store: runs::Store,
     watched: Vec<Watched>,
     notifier: Option<Arc<Notifier>>,
+    metrics: Option<Arc<crate::app::metrics::Metrics>>,
 }
 
 impl Watchdog {
@@ -111,7 +112,14 @@ impl Watchdog {
             store,
             watched,
             notifier: notifier.map(Arc::new),
+            metrics: None,
         }
+    }
+
+    /// Counts the alerts in the app's metrics (`bridge_alerts_total`).
+    pub fn with_metrics(mut self, metrics: Arc<crate::app::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Checks until `shutdown` resolves, judging occurrences whose horizon ends after `start`.
@@ -225,19 +233,23 @@ impl Watchdog {
             alert.detail
         );
         let started = std::time::Instant::now();
-        let (outcome, error) = match &self.notifier {
+        let (outcome, error, result) = match &self.notifier {
             None => (
                 runs::Outcome::Succeeded,
                 Some("logged only (no alert target)".to_owned()),
+                "logged",
             ),
             Some(n) => match n.send(alert).await {
-                Ok(()) => (runs::Outcome::Succeeded, None),
+                Ok(()) => (runs::Outcome::Succeeded, None, "sent"),
                 Err(e) => {
                     tracing::warn!(error.detail = %e, "alert not delivered");
-                    (runs::Outcome::Failed, Some(e.to_string()))
+                    (runs::Outcome::Failed, Some(e.to_string()), "failed")
                 }
             },
         };
+        if let Some(m) = &self.metrics {
+            m.alert(alert.kind.as_str(), result);
+        }
         self.store
             .finish(run.id, outcome, None, error.as_deref(), started.elapsed())
             .await?;
@@ -289,6 +301,7 @@ fn judge(o: &runs::Occurrence) -> Option<Seen> {
 /// or an `aws-config` binding (logged).
 pub fn from_vcap(
     vcap: &cfenv::Vcap,
+    metrics: Arc<crate::app::metrics::Metrics>,
     store: Option<&runs::Store>,
     aws_config_instance: Option<&str>,
     files: &[(String, String)],
@@ -322,5 +335,7 @@ pub fn from_vcap(
         "btp-aws-bridge",
         extra_roots_pem,
     )?;
-    Ok(Some(Watchdog::new(store.clone(), watched, notifier)))
+    Ok(Some(
+        Watchdog::new(store.clone(), watched, notifier).with_metrics(metrics),
+    ))
 }

@@ -149,6 +149,21 @@ async fn start_scheduled(
     if let Some(delays) = &args.lambda_retry_delays {
         config.event_invoke.retry_delays = delays.0;
     }
+    if !args.catch_up.is_empty() || args.default_catch_up.is_some() {
+        let aws = stack.aws_identity();
+        let mut sc = devstack::scheduler::SchedulerConfig::new(
+            stack.data_dir(),
+            aws.region(),
+            aws.account_id(),
+        );
+        for (name, policy) in &args.catch_up {
+            sc.catch_up.insert(name.clone(), *policy);
+        }
+        if let Some(policy) = args.default_catch_up {
+            sc.default_catch_up = policy;
+        }
+        config.scheduler = Some(sc);
+    }
     if let Some(store) = state.store.as_ref() {
         let sink = Arc::new(DeliveryRecorder::start(store.clone()));
         config.lambda_sink = sink.clone();
@@ -184,6 +199,7 @@ fn start_watchdog(stack: &DevStack, args: &DevArgs, state: &AppState) -> anyhow:
     )?;
     let watchdog = crate::app::watchdog::from_vcap(
         &vcap,
+        state.metrics.clone(),
         state.store.as_ref(),
         None,
         &dev_schedules(args)?,
@@ -515,6 +531,14 @@ pub struct DevArgs {
     /// about 60,120).
     #[arg(long, value_name = "S1,S2", value_parser = parse_delays)]
     pub lambda_retry_delays: Option<RetryDelays>,
+    /// What the local Scheduler does with a schedule's occurrences missed while the stack was
+    /// down: `NAME=none|last|all` (repeatable; the CreateSchedule shape has no field for it).
+    #[arg(long, value_name = "NAME=POLICY", value_parser = parse_catch_up)]
+    pub catch_up: Vec<(String, devstack::scheduler::CatchUp)>,
+    /// The catch-up of every other schedule: `none`, `last` (the default: only the latest
+    /// missed occurrence fires) or `all` (each, at most 1000).
+    #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+    pub default_catch_up: Option<devstack::scheduler::CatchUp>,
     /// Exit right after start-up instead of waiting for Ctrl-C (for scripts and smoke tests).
     #[arg(long, hide = true)]
     pub exit_after_start: bool,
@@ -542,4 +566,16 @@ fn parse_delays(text: &str) -> Result<RetryDelays, String> {
 /// The app's own data directory inside the dev stack's (its SQLite database).
 fn app_data_dir(stack: &DevStack) -> PathBuf {
     stack.data_dir().join("app")
+}
+
+fn parse_policy(text: &str) -> Result<devstack::scheduler::CatchUp, String> {
+    text.parse::<devstack::scheduler::CatchUp>()
+        .map_err(|_| format!("`{text}`: expected none, last or all"))
+}
+
+fn parse_catch_up(text: &str) -> Result<(String, devstack::scheduler::CatchUp), String> {
+    let (name, policy) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: expected NAME=none|last|all"))?;
+    Ok((name.to_owned(), parse_policy(policy)?))
 }

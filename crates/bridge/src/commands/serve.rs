@@ -107,6 +107,7 @@ fn prepare(
         .collect();
     let watchdog = crate::app::watchdog::from_vcap(
         &vcap,
+        state.metrics.clone(),
         state.store.as_ref(),
         aws_config_instance.as_deref(),
         &files,

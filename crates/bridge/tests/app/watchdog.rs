@@ -88,7 +88,12 @@ async fn judges_each_occurrence_once(config: runs::StoreConfig) {
             .unwrap()
             .with_retry_delay(Duration::from_millis(10))
     };
-    let first = Watchdog::new(store.clone(), watched.clone(), Some(notifier()));
+    let metrics = Arc::new(bridge::app::metrics::Metrics::new(
+        bridge::app::metrics::MetricsAccess::Open,
+        None,
+    ));
+    let first = Watchdog::new(store.clone(), watched.clone(), Some(notifier()))
+        .with_metrics(metrics.clone());
     first.check(at(0, 30), at(4, 0)).await.unwrap();
     let kinds: Vec<(String, String)> = got
         .lock()
@@ -114,6 +119,15 @@ async fn judges_each_occurrence_once(config: runs::StoreConfig) {
     let second = Watchdog::new(store.clone(), watched, Some(notifier()));
     second.check(at(0, 30), at(4, 0)).await.unwrap();
     assert_eq!(got.lock().unwrap().len(), 2);
+    let text = metrics.render().unwrap();
+    assert!(
+        text.contains(r#"bridge_alerts_total{kind="failed",result="sent"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"bridge_alerts_total{kind="missed",result="sent"} 1"#),
+        "{text}"
+    );
     // The alerts are in the history as job `alert`, succeeded.
     let page = store
         .list(&runs::RunFilter {

@@ -270,3 +270,38 @@ fn a_failing_endpoint_is_retried_dead_lettered_and_alerted_once() {
         .count();
     assert_eq!(again, 1);
 }
+
+#[test]
+fn bad_scheduled_settings_are_usage_errors_naming_the_flag() {
+    for (args, expect) in [
+        (vec!["--catch-up", "bridge-ping"], "NAME=none|last|all"),
+        (
+            vec!["--catch-up", "bridge-ping=sometimes"],
+            "expected none, last or all",
+        ),
+        (
+            vec!["--default-catch-up", "first"],
+            "expected none, last or all",
+        ),
+        (vec!["--lambda-retry-delays", "60"], "two delays in seconds"),
+        (vec!["--lambda-retry-delays", "60,-1"], "from 0 to 3600"),
+    ] {
+        let out = run(bridge().arg("dev").args(&args), "", false);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(expect), "{args:?}: {}", out.stderr);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        bridge()
+            .arg("dev")
+            .args(EPHEMERAL)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--lambda-bootstrap")
+            .arg(dir.path().join("missing-bootstrap")),
+        "",
+        false,
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("--lambda-bootstrap"), "{}", out.stderr);
+}
