@@ -232,6 +232,24 @@ impl Caller {
                             .flatten(),
                     });
                 }
+                // 409 with the run's `Location`: an earlier attempt of this occurrence (the
+                // same Idempotency-Key) is still running, for example after this function timed
+                // out while the job went on. The occurrence is being handled: report it like a
+                // 202, so Lambda does not retry it into the dead-letter queue.
+                Attempt::Answered {
+                    status: 409,
+                    location: Some(location),
+                    ..
+                } => {
+                    return Ok(Success {
+                        status: 409,
+                        attempts,
+                        duration_ms: millis(started.elapsed()),
+                        target,
+                        idempotency_key: key,
+                        run: Some(self.absolute(&location)),
+                    });
+                }
                 Attempt::Answered { status: 401, .. }
                     if !refreshed && attempts < self.policy.max_attempts =>
                 {

@@ -46,8 +46,10 @@
 //!
 //! # Result and errors ([`error`])
 //!
-//! Success (2xx): `{"status", "attempts", "durationMs", "target", "idempotencyKey", "run"?}`
-//! (`run`: the absolute `Location` of a 202, the run of a long job). Failures are Lambda
+//! Success (2xx, or 409 with a `Location`: an earlier attempt of the same occurrence is still
+//! running, so the occurrence is in hand): `{"status", "attempts", "durationMs", "target",
+//! "idempotencyKey", "run"?}` (`run`: the absolute `Location` of a 202 or that 409, the run of
+//! a long job). Failures are Lambda
 //! function errors whose `errorType` is one of:
 //!
 //! | `errorType` | when |

@@ -259,6 +259,26 @@ async fn final_answers_401_refresh_and_202() {
         Some(format!("{}/jobs/runs/42", app.url).as_str())
     );
     assert_eq!(log(&report)["run"], format!("{}/jobs/runs/42", app.url));
+
+    // 409 with the run's URL: an earlier attempt of the occurrence is still running; that is
+    // the occurrence handled, not a failure to retry. A 409 without it is a refusal.
+    let app = TargetApp::start(vec![Reply::status(409).header("location", "/jobs/runs/43")]).await;
+    let report = stack
+        .caller(&app.url)
+        .invoke(&input, &ctx("r", Duration::from_secs(10)))
+        .await;
+    let ok = report.result.as_ref().unwrap();
+    assert_eq!((ok.status, ok.attempts), (409, 1));
+    assert_eq!(
+        ok.run.as_deref(),
+        Some(format!("{}/jobs/runs/43", app.url).as_str())
+    );
+    let app = TargetApp::start(vec![Reply::status(409)]).await;
+    let report = stack
+        .caller(&app.url)
+        .invoke(&input, &ctx("r", Duration::from_secs(10)))
+        .await;
+    assert_eq!(error_type(&report), "Caller.Rejected.4xx");
 }
 
 #[tokio::test]
