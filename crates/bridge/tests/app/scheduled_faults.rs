@@ -573,38 +573,35 @@ async fn an_app_that_never_answers_is_retryable_timeout_then_dead_lettered() {
 }
 
 /// A job longer than the function timeout while the job wait is longer still (3 s timeout,
-/// the default 10 s wait, a 6 s job): the first attempt is `Caller.Retryable.Timeout`, the
-/// retries arrive while the job still runs and get 409 (`Caller.Rejected.4xx`), so the event
-/// is dead-lettered although the job ran once and succeeded.
+/// the default 10 s wait, a 5 s job): the first attempt is `Caller.Retryable.Timeout`; Lambda's
+/// retry arrives while the job still runs and gets 409 with the run's `Location`, which the
+/// caller reports as a success with the run URL: nothing is dead-lettered, the job runs once.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_job_longer_than_the_function_timeout_runs_once_but_is_dead_lettered() {
+async fn a_job_longer_than_the_function_timeout_runs_once_and_the_retry_reports_its_run() {
     let s = Scheduled::start(Case {
         method: "POST",
-        path: "/jobs/sleep?seconds=6",
+        path: "/jobs/sleep?seconds=5",
         function_timeout: Duration::from_secs(3),
         retry_delays: [Duration::from_millis(300), Duration::from_millis(300)],
         ..Case::ping()
     })
     .await;
     let all = s.wait_last(Duration::from_secs(20)).await;
-    let key = assert_dead_lettered(
-        &s,
-        &all,
-        &["Caller.Retryable.Timeout", "Caller.Rejected.4xx"],
-    );
-    let types: Vec<_> = all.iter().map(error_type).collect();
+    let described: Vec<String> = all.iter().map(describe).collect();
+    assert_eq!(all.len(), 2, "{described:?}");
+    assert_eq!(error_type(&all[0]), Some("Caller.Retryable.Timeout"));
+    let ok = success(&all[1]);
+    assert_eq!(ok["status"], 409, "{ok}");
+    assert!(all[1].last);
+    assert!(s.failures().is_empty(), "{:?}", s.failures());
+    let key = s.key(&all[1]);
+    let (run, total) = s.run(&key).await;
+    let run = run.unwrap();
+    assert_eq!(total, 1);
     assert_eq!(
-        types,
-        [
-            Some("Caller.Retryable.Timeout"),
-            Some("Caller.Rejected.4xx"),
-            Some("Caller.Rejected.4xx")
-        ]
-    );
-    let f = &s.failures()[0];
-    assert_eq!(
-        f["responsePayload"]["errorMessage"], "POST /jobs/sleep?seconds=6: HTTP 409",
-        "{f}"
+        ok["run"],
+        format!("http://{}/jobs/runs/{}", s.addr, run.id),
+        "{ok}"
     );
     let started = Instant::now();
     let run = loop {
@@ -618,6 +615,95 @@ async fn a_job_longer_than_the_function_timeout_runs_once_but_is_dead_lettered()
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(run.outcome, runs::Outcome::Succeeded);
-    assert_eq!(run.attempts, 3, "three calls, one job: {run:?}");
+    assert_eq!(run.attempts, 2, "two calls, one job: {run:?}");
+    s.stop().await;
+}
+
+/// XSUAA accepting connections but never answering (function timeout 3 s): the token
+/// request is cut at the invocation's budget, `Caller.Retryable.Token` on every attempt,
+/// dead-lettered, no run.
+#[tokio::test(flavor = "multi_thread")]
+async fn token_endpoint_hanging_is_retryable_token_within_the_deadline() {
+    let s = Scheduled::start(Case {
+        function_timeout: Duration::from_secs(3),
+        retry_delays: [Duration::from_millis(300), Duration::from_millis(300)],
+        ..Case::ping()
+    })
+    .await;
+    s.dev.hang_service(Service::Xsuaa).await.unwrap();
+    let all = s.wait_last(Duration::from_secs(20)).await;
+    let key = assert_dead_lettered(&s, &all, &["Caller.Retryable.Token"]);
+    for r in &all {
+        assert!(
+            r.duration < Duration::from_secs(3),
+            "reported before the deadline: {r:?}"
+        );
+    }
+    let (run, total) = s.run(&key).await;
+    assert!(run.is_none(), "{run:?}");
+    assert_eq!(total, 0);
+    s.dev.start_service(Service::Xsuaa).await.unwrap();
+    s.stop().await;
+}
+
+/// XSUAA refusing the client (a wrong client secret in the caller's secret):
+/// `Caller.Token.Failed`, which no retry changes; Lambda still retries it twice (it does not
+/// read error types) and the event is dead-lettered; no run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_client_is_token_failed_and_dead_lettered() {
+    let s = Scheduled::start(Case {
+        retry_delays: [Duration::from_millis(300), Duration::from_millis(300)],
+        ..Case::ping()
+    })
+    .await;
+    let mut key = s.dev.vcap_services()["xsuaa"][0]["credentials"].clone();
+    let wrong = testkit::logs::secret("wrong-client-secret-0123456789");
+    key["clientsecret"] = wrong.clone().into();
+    s.calls
+        .as_ref()
+        .unwrap()
+        .secrets()
+        .put_secret_string(devstack::aws_identity::CALLER_SECRET_NAME, &key.to_string())
+        .unwrap();
+    let all = s.wait_last(Duration::from_secs(20)).await;
+    let key = assert_dead_lettered(&s, &all, &["Caller.Token.Failed"]);
+    let f = &s.failures()[0];
+    let message = f["responsePayload"]["errorMessage"].as_str().unwrap();
+    assert!(
+        message.starts_with("no token: XSUAA refused the token request (HTTP 4"),
+        "XSUAA's OAuth error: {message}"
+    );
+    assert!(!message.contains(&wrong), "{message}");
+    let (run, total) = s.run(&key).await;
+    assert!(run.is_none(), "{run:?}");
+    assert_eq!(total, 0);
+    s.stop().await;
+}
+
+/// As above, but Lambda's retry comes after the job ended: it gets the recorded answer
+/// replayed (200), so the occurrence succeeds without running the job again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_the_long_job_ended_gets_its_answer_replayed() {
+    let s = Scheduled::start(Case {
+        method: "POST",
+        path: "/jobs/sleep?seconds=4",
+        function_timeout: Duration::from_secs(3),
+        retry_delays: [Duration::from_secs(3), Duration::from_millis(300)],
+        ..Case::ping()
+    })
+    .await;
+    let all = s.wait_last(Duration::from_secs(20)).await;
+    let described: Vec<String> = all.iter().map(describe).collect();
+    assert_eq!(all.len(), 2, "{described:?}");
+    assert_eq!(error_type(&all[0]), Some("Caller.Retryable.Timeout"));
+    let ok = success(&all[1]);
+    assert_eq!(ok["status"], 200, "replayed: {ok}");
+    assert!(s.failures().is_empty());
+    let key = s.key(&all[1]);
+    let (run, total) = s.run(&key).await;
+    let run = run.unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(run.outcome, runs::Outcome::Succeeded);
+    assert_eq!(run.attempts, 2, "two calls, one job: {run:?}");
     s.stop().await;
 }
