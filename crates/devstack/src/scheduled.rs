@@ -258,9 +258,24 @@ impl DevStack {
         )?;
         let (listener, port) = bind(self.host, config.scheduler_port).await?;
         let scheduler_url = format!("https://{}", authority(&host, port));
+        let metrics = {
+            let (lambda, scheduler) = (lambda.clone(), scheduler.clone());
+            axum::Router::new().route(
+                "/local/metrics",
+                axum::routing::get(move || {
+                    let text = metrics_text(&lambda, &scheduler);
+                    async move {
+                        (
+                            [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                            text,
+                        )
+                    }
+                }),
+            )
+        };
         tasks.push(tokio::spawn(tls::serve_tls(
             listener,
-            scheduler.router(aws.clone()),
+            metrics.merge(scheduler.router(aws.clone())),
             tls,
             self.limits,
             shutdown(),
@@ -280,6 +295,116 @@ impl DevStack {
             tasks,
         })
     }
+}
+
+/// The local Scheduler's and Lambda's counters in Prometheus' text format (what CloudWatch's
+/// `AWS/Scheduler` and `AWS/Lambda` metrics count at AWS), served at `GET /local/metrics` on
+/// the Scheduler's port. Written by hand: a dozen lines of a fixed format, no registry needed.
+pub fn metrics_text(lambda: &LocalLambda, scheduler: &LocalScheduler) -> String {
+    let s = scheduler.metrics();
+    let l = lambda.counters();
+    let mut lateness = s.recent_lateness_ms.clone();
+    lateness.sort_unstable();
+    let quantile = |q: f64| -> u64 {
+        if lateness.is_empty() {
+            return 0;
+        }
+        let i = ((lateness.len() - 1) as f64 * q).round() as usize;
+        lateness[i.min(lateness.len() - 1)]
+    };
+    let counters: [(&str, &str, u64); 14] = [
+        (
+            "devstack_scheduler_fires_total",
+            "Occurrences fired",
+            s.fires,
+        ),
+        (
+            "devstack_scheduler_attempts_total",
+            "Delivery attempts (first attempts and retries)",
+            s.attempts,
+        ),
+        (
+            "devstack_scheduler_retries_total",
+            "Delivery retries",
+            s.retries,
+        ),
+        (
+            "devstack_scheduler_failed_attempts_total",
+            "Delivery attempts that failed",
+            s.failed_attempts,
+        ),
+        (
+            "devstack_scheduler_dead_letters_total",
+            "Events sent to a dead-letter queue",
+            s.dead_letters,
+        ),
+        (
+            "devstack_scheduler_dropped_total",
+            "Events dropped without a dead-letter queue",
+            s.dropped,
+        ),
+        (
+            "devstack_scheduler_skipped_total",
+            "Occurrences missed while the stack was down and not caught up",
+            s.skipped,
+        ),
+        (
+            "devstack_lambda_invocations_total",
+            "Invocation attempts",
+            l.invocations,
+        ),
+        (
+            "devstack_lambda_errors_total",
+            "Invocation attempts that ended in a function error",
+            l.errors,
+        ),
+        (
+            "devstack_lambda_timeouts_total",
+            "Invocation attempts that timed out",
+            l.timeouts,
+        ),
+        (
+            "devstack_lambda_async_retries_total",
+            "Asynchronous retries",
+            l.retries,
+        ),
+        (
+            "devstack_lambda_failed_events_total",
+            "Asynchronous events sent to the on-failure destination",
+            l.failed_events,
+        ),
+        (
+            "devstack_lambda_throttles_total",
+            "Invocations refused because the queue was full",
+            l.throttles,
+        ),
+        (
+            "devstack_lambda_cold_starts_total",
+            "Execution environments started",
+            l.cold_starts,
+        ),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in counters {
+        out.push_str(&format!(
+            "# HELP {name} {help}.\n# TYPE {name} counter\n{name} {value}\n"
+        ));
+    }
+    out.push_str(
+        "# HELP devstack_scheduler_lateness_seconds Fire time after the nominal time, over the recent fires.\n\
+         # TYPE devstack_scheduler_lateness_seconds summary\n",
+    );
+    for q in [0.5, 0.99] {
+        out.push_str(&format!(
+            "devstack_scheduler_lateness_seconds{{quantile=\"{q}\"}} {}\n",
+            quantile(q) as f64 / 1000.0
+        ));
+    }
+    out.push_str(&format!(
+        "devstack_scheduler_lateness_seconds_count {}\n",
+        lateness.len()
+    ));
+    out
 }
 
 impl ScheduledCalls {

@@ -35,6 +35,20 @@ const EPHEMERAL: [&str; 18] = [
 struct Dev {
     child: Child,
     dir: tempfile::TempDir,
+    banner: String,
+}
+
+impl Dev {
+    /// The URL the banner prints for `service`.
+    fn url(&self, service: &str) -> String {
+        self.banner
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(service))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{service} in the banner: {}", self.banner))
+            .trim_end_matches('/')
+            .to_owned()
+    }
 }
 
 impl Drop for Dev {
@@ -131,7 +145,11 @@ fn start_env(schedules: &[(&str, String)], extra: &[&str], env: &[(&str, &str)])
         "the banner names the local Lambda: {seen}"
     );
     assert!(seen.contains("Scheduler"), "{seen}");
-    Dev { child, dir }
+    Dev {
+        child,
+        dir,
+        banner: seen,
+    }
 }
 
 /// `bridge runs --json` against the dev stack's app database.
@@ -182,6 +200,38 @@ fn an_at_schedule_runs_the_real_bootstrap_which_calls_jobs_ping_once() {
         "the run is keyed on the occurrence"
     );
     assert_eq!(found["attempts"], 1);
+    // The local Scheduler's and Lambda's counters, in Prometheus' format.
+    let ca = dev.dir.path().join("dev").join("ca.pem");
+    let metrics = std::process::Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(&ca)
+        .arg(format!("{}/local/metrics", dev.url("Scheduler")))
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.stdout).into_owned();
+    assert!(
+        metrics.contains("devstack_scheduler_fires_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("devstack_lambda_invocations_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("devstack_lambda_cold_starts_total 1\n"),
+        "{metrics}"
+    );
+    // And the app's lateness of the call.
+    let app = std::process::Command::new("curl")
+        .args(["-s"])
+        .arg(format!("{}/metrics", dev.url("App")))
+        .output()
+        .unwrap();
+    let app = String::from_utf8_lossy(&app.stdout).into_owned();
+    assert!(
+        app.contains(r#"bridge_job_lateness_seconds_count{job="ping"} 1"#),
+        "{app}"
+    );
     assert!(
         found["callerClientId"]
             .as_str()
