@@ -13,6 +13,7 @@
 //! | `sigv4` | `devstack::sigv4::verify` (header and presigned forms, STS and S3 path rules) | requests signed by the reference signer (`aws-sigv4`) verify; `Ok` names a known, unexpired key |
 //! | `jwe` | `credstore::jwe::PrivateKey::decrypt`, `PrivateKey::from_base64_der`, `PublicKey::from_base64_der` | `Ok` only for the JWE we built, with its plaintext |
 //! | `iam` | `iam::PolicyDocument::from_json_as` (every kind), `devstack::aws_identity::Policy::session`, `iam::template`, `iam::s3::checks`, then `evaluate`, `trust_allows`, `assume_role` | parse → `to_json` → parse is the identity |
+//! | `schedule` | `schedule::Expression`/`Schedule::new` (expressions and zones) with bounds, then `occurrences`; `schedule::file::ScheduleFile::parse`; `caller::event::parse` (Scheduler `Input`, classic Scheduled Event) | occurrences strictly increase after the instant asked for and stay within `StartDate`/`EndDate`; an accepted event's path is a path of the app (one leading `/`, no dot segment) |
 //!
 //! The generators mix structure-aware inputs (mutations of valid seeds: signed JWTs, filters
 //! UI5 sends, the `VCAP_SERVICES` fixtures of `crates/cfenv/tests/data`, requests signed by

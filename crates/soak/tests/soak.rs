@@ -66,3 +66,9 @@ fn every_target_has_a_test_here() {
         assert!(source.contains(&format!("fn {parser}()")), "{parser}");
     }
 }
+
+#[test]
+fn schedule() {
+    let r = soak("schedule");
+    assert!(r.accepted > 0 && r.accepted < r.executions, "{r}");
+}

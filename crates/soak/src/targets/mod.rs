@@ -5,6 +5,7 @@ mod jose;
 mod jwe;
 mod jwt;
 mod odata;
+mod schedule;
 mod sigv4;
 mod validate;
 mod vcap;
@@ -12,7 +13,9 @@ mod vcap;
 use crate::harness::{self, Options, Report, Verdict};
 
 /// Every target, in the order `cargo xtask soak` runs them.
-pub const PARSERS: &[&str] = &["jwt", "validate", "odata", "vcap", "sigv4", "jwe", "iam"];
+pub const PARSERS: &[&str] = &[
+    "jwt", "validate", "odata", "vcap", "sigv4", "jwe", "iam", "schedule",
+];
 
 /// Runs the target `parser` (`None` if there is no such target); `progress` is called about
 /// every 10 s with the figures so far.
@@ -25,6 +28,7 @@ pub fn run(parser: &str, options: &Options, progress: &mut dyn FnMut(&Report)) -
         "sigv4" => harness::run(sigv4::SigV4::new(), options, progress),
         "jwe" => harness::run(jwe::Jwe::new(), options, progress),
         "iam" => harness::run(iam::Iam::new(), options, progress),
+        "schedule" => harness::run(schedule::ScheduleTarget::new(), options, progress),
         _ => return None,
     })
 }
@@ -40,6 +44,7 @@ pub fn replay(parser: &str, bytes: &[u8]) -> Option<Result<Verdict, String>> {
         "sigv4" => harness::replay(sigv4::SigV4::new(), bytes),
         "jwe" => harness::replay(jwe::Jwe::new(), bytes),
         "iam" => harness::replay(iam::Iam::new(), bytes),
+        "schedule" => harness::replay(schedule::ScheduleTarget::new(), bytes),
         _ => return None,
     })
 }
