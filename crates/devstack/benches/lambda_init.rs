@@ -20,8 +20,13 @@
 //! The token endpoint is the dev stack's XSUAA router, served by the benchmark behind a timing
 //! layer; the app answers `/jobs/ping` at once. `bootstrap` reads its service key from the
 //! dev stack's Secrets Manager at init (as in AWS) and keeps its token cached between
-//! invocations (the table shows the calls each function makes per invocation). Cold starts of
-//! the two functions alternate, so a busy machine slows both alike.
+//! invocations (the table shows the calls each function makes per invocation); the Secrets
+//! Manager is served here too, behind its own timing layer, so the table shows how much of the
+//! caller's init is spent inside it. A third, diagnostic row runs `bootstrap` with
+//! `SSL_CERT_FILE` set to the CA bundle, so `rustls-native-certs` reads that file alone instead
+//! of also every file of `/etc/ssl/certs` (what it does when neither `SSL_CERT_FILE` nor
+//! `SSL_CERT_DIR` is set). Cold starts of the functions take turns, so a busy machine slows all
+//! alike.
 //!
 //! Run with `cargo bench -p devstack --bench lambda_init [-- COLD WARM]` (default 30 and 200).
 //! `bootstrap` is `BENCH_BOOTSTRAP`, else `target/release/bootstrap` (built with
@@ -47,6 +52,17 @@ use tokio::sync::watch;
 
 const BOOTSTRAP_FN: &str = "bench-bootstrap";
 const NODE_FN: &str = "bench-seed-node";
+/// `bootstrap` with `SSL_CERT_FILE` set: the platform's roots from the bundle alone, without
+/// reading every file of `/etc/ssl/certs` (a diagnostic row).
+const BUNDLE_FN: &str = "bench-bootstrap-bundle";
+/// The functions, in the table's order, with their labels.
+const FUNCTIONS: [(&str, &str); 3] = [
+    (BOOTSTRAP_FN, "bootstrap (Rust)"),
+    (NODE_FN, "seed Node.js"),
+    (BUNDLE_FN, "bootstrap, CA bundle"),
+];
+/// The CA bundle for the diagnostic row (Debian's).
+const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const PING: &str = "/jobs/ping";
 
 /// The Scheduler's `Input` for the caller, as a schedule file's target would carry it.
@@ -84,7 +100,37 @@ struct Probe {
     token_requests: AtomicU64,
     /// The function whose process to sample at the next request.
     armed: Mutex<Option<String>>,
-    sampled_kib: Mutex<Option<u64>>,
+    sampled: Mutex<Option<Sample>>,
+}
+
+/// A function process at its first request: `VmRSS`, and the time its threads spent on a CPU
+/// and waiting for one (`/proc/{pid}/task/*/schedstat`).
+#[derive(Clone, Copy)]
+struct Sample {
+    rss_kib: Option<u64>,
+    on_cpu: Duration,
+    runqueue: Duration,
+}
+
+impl Sample {
+    fn of(pid: u32) -> Sample {
+        let (mut on_cpu, mut runqueue) = (0u64, 0u64);
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for t in tasks.flatten() {
+                let text = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+                let mut f = text
+                    .split_whitespace()
+                    .map(|v| v.parse::<u64>().unwrap_or(0));
+                on_cpu += f.next().unwrap_or(0);
+                runqueue += f.next().unwrap_or(0);
+            }
+        }
+        Sample {
+            rss_kib: rss_kib(pid),
+            on_cpu: Duration::from_nanos(on_cpu),
+            runqueue: Duration::from_nanos(runqueue),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -104,13 +150,13 @@ impl Probe {
     }
 
     fn arm(&self, function: &str) {
-        *self.sampled_kib.lock().unwrap() = None;
+        *self.sampled.lock().unwrap() = None;
         *self.armed.lock().unwrap() = Some(function.to_owned());
     }
 
-    fn sampled(&self) -> Option<u64> {
+    fn sampled(&self) -> Option<Sample> {
         *self.armed.lock().unwrap() = None;
-        self.sampled_kib.lock().unwrap().take()
+        self.sampled.lock().unwrap().take()
     }
 }
 
@@ -118,7 +164,7 @@ impl Probe {
 async fn timed(State(probe): State<Arc<Probe>>, req: Request, next: Next) -> Response {
     let armed = probe.armed.lock().unwrap().take();
     if let Some(function) = armed {
-        *probe.sampled_kib.lock().unwrap() = function_pid(&function).and_then(rss_kib);
+        *probe.sampled.lock().unwrap() = function_pid(&function).map(Sample::of);
     }
     let token = req.uri().path() == "/oauth/token";
     let started = Instant::now();
@@ -175,11 +221,17 @@ fn function_pid(function: &str) -> Option<u32> {
     best.map(|(_, pid)| pid)
 }
 
+/// `VmRSS` of `pid` (KiB).
 fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A `kB` line of `/proc/{pid}/status` (`VmRSS:`, `RssAnon:`, `RssFile:`).
+fn status_kib(pid: u32, key: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()?
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(key))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -279,15 +331,11 @@ async fn invoke(lambda: &LocalLambda, recorder: &Recorder, function: &str) -> In
     record
 }
 
-/// Stops every idle environment (of both functions) and waits for their processes to be gone.
+/// Stops every idle environment (of every function) and waits for their processes to be gone.
 async fn stop_environments(lambda: &LocalLambda) {
     lambda.shutdown();
     let end = Instant::now() + Duration::from_secs(5);
-    while [BOOTSTRAP_FN, NODE_FN]
-        .iter()
-        .any(|f| function_pid(f).is_some())
-        && Instant::now() < end
-    {
+    while FUNCTIONS.iter().any(|(f, _)| function_pid(f).is_some()) && Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -295,9 +343,16 @@ async fn stop_environments(lambda: &LocalLambda) {
 #[derive(Default)]
 struct Figures {
     init_ms: Vec<f64>,
+    /// Of the init: time inside the Secrets Manager.
+    init_served_ms: Vec<f64>,
     cold_invocation_ms: Vec<f64>,
     rss_init_kib: Vec<f64>,
+    /// On a CPU and waiting for one, from spawn to the first request.
+    init_cpu_ms: Vec<f64>,
+    init_runqueue_ms: Vec<f64>,
     rss_after_kib: Option<u64>,
+    /// `RssAnon` and `RssFile` after the invocations.
+    rss_after_split_kib: Option<(u64, u64)>,
     warm_ms: Vec<f64>,
     overhead_ms: Vec<f64>,
     calls: Vec<f64>,
@@ -327,11 +382,14 @@ async fn main() {
     let token_url = serve_timed(stack.xsuaa().router(), &probe, &ca, &stop).await;
     let app = Router::new().route(PING, get(|| async { r#"{"status":"ok"}"# }));
     let app_url = serve_timed(app, &probe, &ca, &stop).await;
-    // The dev stack's Secrets Manager, holding the caller's service key.
+    // The dev stack's Secrets Manager, holding the caller's service key, served again here
+    // behind its own timing layer (it is called during the caller's init only).
     let scheduled = stack
         .start_scheduled(ScheduledConfig::new(&app_url, &bootstrap).ephemeral())
         .await
         .unwrap();
+    let init_probe = Arc::new(Probe::default());
+    let secrets_url = serve_timed(scheduled.secrets().router(), &init_probe, &ca, &stop).await;
 
     let ca_path = stack.ca_path().display().to_string();
     let aws = stack.aws_identity().clone();
@@ -362,12 +420,12 @@ async fn main() {
         ),
         ("BRIDGE_XSUAA_URL".into(), token_url.clone()),
         ("BRIDGE_EXTRA_CA_CERTS".into(), ca_path.clone()),
-        (
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
-            scheduled.secrets_url().to_owned(),
-        ),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), secrets_url),
         ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
     ];
+    let mut bundle = caller.clone();
+    bundle.name = BUNDLE_FN.into();
+    bundle.env.push(("SSL_CERT_FILE".into(), CA_BUNDLE.into()));
     let key = stack.xsuaa().binding();
     let field = |k: &str| key[k].as_str().unwrap_or_default().to_owned();
     let mut node = FunctionConfig::new(NODE_FN, &node_bootstrap);
@@ -386,10 +444,18 @@ async fn main() {
         None,
         "eu-central-1",
         "000000000000",
-        vec![caller, node],
+        if Path::new(CA_BUNDLE).exists() {
+            vec![caller, node, bundle]
+        } else {
+            vec![caller, node]
+        },
         recorder.clone(),
     );
-    let functions = [BOOTSTRAP_FN, NODE_FN];
+    let functions: Vec<&str> = FUNCTIONS
+        .iter()
+        .map(|(f, _)| *f)
+        .filter(|f| lambda.function_arn(f).is_some())
+        .collect();
     let node_version = std::process::Command::new("node")
         .arg("--version")
         .output()
@@ -407,28 +473,36 @@ async fn main() {
     );
 
     // One unmeasured round each (file caches, the XSUAA key), then the cold starts, alternating.
-    for f in functions {
+    for f in &functions {
         stop_environments(&lambda).await;
         invoke(&lambda, &recorder, f).await;
     }
-    let mut figures: [Figures; 2] = Default::default();
+    let mut figures: Vec<Figures> = functions.iter().map(|_| Figures::default()).collect();
     for i in 0..cold {
-        for k in [i % 2, 1 - i % 2] {
+        for j in 0..functions.len() {
+            let k = (i + j) % functions.len();
             let f = functions[k];
             stop_environments(&lambda).await;
             probe.arm(f);
+            let before = init_probe.snapshot();
             let r = invoke(&lambda, &recorder, f).await;
+            let served = init_probe.snapshot().nanos - before.nanos;
             let fig = &mut figures[k];
             fig.init_ms.push(ms(r.init_duration.unwrap()));
+            fig.init_served_ms.push(ms(Duration::from_nanos(served)));
             fig.cold_invocation_ms.push(ms(r.duration));
-            if let Some(kib) = probe.sampled() {
-                fig.rss_init_kib.push(kib as f64);
+            if let Some(sample) = probe.sampled() {
+                if let Some(kib) = sample.rss_kib {
+                    fig.rss_init_kib.push(kib as f64);
+                }
+                fig.init_cpu_ms.push(ms(sample.on_cpu));
+                fig.init_runqueue_ms.push(ms(sample.runqueue));
             }
         }
     }
     // Warm invocations, alternating, after one unmeasured invocation each (a cold start of the
-    // function whose environment the last cold start of the other one stopped).
-    for f in functions {
+    // functions whose environments the last cold start of another one stopped).
+    for f in &functions {
         invoke(&lambda, &recorder, f).await;
     }
     for _ in 0..warm {
@@ -450,7 +524,10 @@ async fn main() {
         }
     }
     for (k, f) in functions.iter().enumerate() {
-        figures[k].rss_after_kib = function_pid(f).and_then(rss_kib);
+        let pid = function_pid(f);
+        figures[k].rss_after_kib = pid.and_then(rss_kib);
+        figures[k].rss_after_split_kib =
+            pid.and_then(|p| Some((status_kib(p, "RssAnon:")?, status_kib(p, "RssFile:")?)));
     }
     lambda.shutdown();
     let _ = stop_tx.send(true);
@@ -466,34 +543,49 @@ async fn main() {
     };
     println!();
     println!(
-        "{:<22} {:>16} {:>18} {:>16} {:>16} {:>16} {:>16} {:>12}",
+        "{:<22} {:>15} {:>15} {:>15} {:>15} {:>16} {:>14} {:>13} {:>13} {:>13} {:>13} {:>13}",
         "function (p50 / p90)",
         "init ms",
-        "cold invocation ms",
+        "of which SM ms",
+        "CPU ms",
+        "runq wait ms",
+        "cold invocation",
         "RSS init MiB",
-        "RSS after MiB",
+        "RSS after",
+        "anon + file",
         "warm ms",
         "overhead ms",
         "calls (token)"
     );
-    for (k, name) in ["bootstrap (Rust)", "seed Node.js"].iter().enumerate() {
+    for (k, f) in functions.iter().enumerate() {
         let fig = &figures[k];
+        let name = FUNCTIONS
+            .iter()
+            .find(|(n, _)| n == f)
+            .map_or(*f, |(_, l)| *l);
         let (calls, _) = p50_p90(&fig.calls);
         let (tokens, _) = p50_p90(&fig.token_calls);
         println!(
-            "{:<22} {:>16} {:>18} {:>16} {:>16} {:>16} {:>16} {:>12}",
+            "{:<22} {:>15} {:>15} {:>15} {:>15} {:>16} {:>14} {:>13} {:>13} {:>13} {:>13} {:>13}",
             name,
             pair(&fig.init_ms, 1.0),
+            pair(&fig.init_served_ms, 1.0),
+            pair(&fig.init_cpu_ms, 1.0),
+            pair(&fig.init_runqueue_ms, 1.0),
             pair(&fig.cold_invocation_ms, 1.0),
             pair(&fig.rss_init_kib, 1.0 / 1024.0),
             fig.rss_after_kib
                 .map_or_else(|| "n/a".to_owned(), |v| format!("{:.2}", mib(v))),
+            fig.rss_after_split_kib.map_or_else(
+                || "n/a".to_owned(),
+                |(anon, file)| format!("{:.2} + {:.2}", mib(anon), mib(file)),
+            ),
             pair(&fig.warm_ms, 1.0),
             pair(&fig.overhead_ms, 1.0),
             format!("{calls:.0} ({tokens:.0})"),
         );
     }
-    let [b, n] = &figures;
+    let (b, n) = (&figures[0], &figures[1]);
     let (b_init, b_init90) = p50_p90(&b.init_ms);
     let (n_init, _) = p50_p90(&n.init_ms);
     let (b_rss, _) = p50_p90(&b.rss_init_kib);
@@ -519,6 +611,6 @@ async fn main() {
         check(b_over <= 1.0),
     );
     println!(
-        "init = spawn -> first /next (bootstrap's includes reading its service key from Secrets Manager over HTTPS); RSS init = VmRSS when the first request reaches the token endpoint; overhead = invocation duration - time inside the token endpoint and the app; calls = requests per warm invocation (bootstrap caches its token)"
+        "init = spawn -> first /next (bootstrap's includes reading its service key from Secrets Manager over HTTPS; \"of which SM\" = time inside the Secrets Manager); CPU ms, runq wait ms = the process's time on a CPU and waiting for one (all threads, /proc/PID/task/*/schedstat) from spawn to its first request, i.e. init plus the start of the first invocation; RSS init = VmRSS when the first request reaches the token endpoint; RSS after = VmRSS after the warm invocations, split into RssAnon + RssFile (file-backed pages of the executable and libraries, shared with the page cache); overhead = invocation duration - time inside the token endpoint and the app; calls = requests per warm invocation (bootstrap caches its token); \"bootstrap, CA bundle\" = bootstrap with SSL_CERT_FILE={CA_BUNDLE}, so rustls-native-certs reads that bundle only instead of also every file in /etc/ssl/certs"
     );
 }
