@@ -447,6 +447,7 @@ fn print_banner(stack: &DevStack, app_url: &str, scheduled: Option<&ScheduledCal
 const SECRET_FIELDS: &[&str] = &[
     "password",
     "clientsecret",
+    "client_secret",
     "client_private_key",
     "key",
     "private_key",

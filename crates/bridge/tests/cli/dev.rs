@@ -116,6 +116,18 @@ fn prints_urls_users_and_a_masked_binding() {
         r.stdout
     );
     assert!(!r.stdout.contains(&password) && !r.stdout.contains(&client_secret));
+    // The local Alert Notification service's key (`client_secret`, its own spelling).
+    let alerts_secret = testkit::logs::secret(
+        vcap["alert-notification"][0]["credentials"]["client_secret"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(
+        r.stdout.contains("\"client_secret\": \"[redacted]\""),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains(&alerts_secret));
     assert!(dir.path().join("ca.pem").exists());
 }
 
