@@ -129,26 +129,43 @@ pub(crate) fn ci_bootstrap(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the Lambda function is built (see [`lambda_zip`]).
+const LAMBDA_TARGET_DIR: &str = "target/lambda";
+
 /// `dist/aws/bootstrap.zip`: the release `bootstrap` at the root of a zip, as Lambda's
 /// `provided.al2023` runtime runs it (executable bit kept); returns its GLIBC and the sizes.
 fn lambda_zip(root: &Path) -> anyhow::Result<((u32, u32), u64, u64)> {
-    crate::cargo(
-        root,
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "caller",
-            "--bin",
-            "bootstrap",
-        ],
+    // Without aws-lc's CPU Jitter Entropy source: its one-time seeding costs a new process
+    // about 40 ms of CPU before the first random number (measured with
+    // `cargo bench -p devstack --bench lambda_init` and perf), most of a cold start. The
+    // kernel's getrandom (and RDRAND where present) remain the sources, as the aws-lc-rs
+    // book's "Entropy configuration" describes and aws/aws-lambda-rust-runtime#1101
+    // recommends for Lambda. Only the function is built so; the app keeps the default. Its
+    // own target directory, so the flag never flips aws-lc-sys in `target/release`.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    crate::run(
+        Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "-p",
+                "caller",
+                "--bin",
+                "bootstrap",
+            ])
+            .env("AWS_LC_SYS_NO_JITTER_ENTROPY", "1")
+            .env("CARGO_TARGET_DIR", root.join(LAMBDA_TARGET_DIR))
+            .current_dir(root),
     )?;
     let out_dir = root.join("dist").join("aws");
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let binary = out_dir.join("bootstrap");
-    copy_executable(&root.join("target/release/bootstrap"), &binary)?;
+    copy_executable(
+        &root.join(LAMBDA_TARGET_DIR).join("release/bootstrap"),
+        &binary,
+    )?;
     let glibc = check_glibc(&binary)?;
     let bytes = std::fs::read(&binary)?;
     let zip_path = out_dir.join("bootstrap.zip");

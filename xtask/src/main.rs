@@ -83,7 +83,7 @@ pub(crate) fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
 }
 
 /// Runs a command, inheriting stdout/stderr, and fails if it fails.
-fn run(cmd: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<()> {
     let status = cmd
         .status()
         .with_context(|| format!("cannot run {cmd:?}"))?;
