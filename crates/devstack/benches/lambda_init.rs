@@ -29,8 +29,9 @@
 //! alike.
 //!
 //! Run with `cargo bench -p devstack --bench lambda_init [-- COLD WARM]` (default 30 and 200).
-//! `bootstrap` is `BENCH_BOOTSTRAP`, else `target/release/bootstrap` (built with
-//! `cargo build --release -p caller --bin bootstrap` when missing). Needs `node` on the PATH.
+//! `bootstrap` is `BENCH_BOOTSTRAP`, else `target/lambda/release/bootstrap`, the build that
+//! `cargo xtask dist` zips (release, `AWS_LC_SYS_NO_JITTER_ENTROPY=1`; built so when missing).
+//! Needs `node` on the PATH.
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -257,23 +258,26 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// The caller `bootstrap`: `BENCH_BOOTSTRAP`, else the release build (built when missing).
+/// The caller `bootstrap`: `BENCH_BOOTSTRAP`, else the build `cargo xtask dist` ships
+/// (`target/lambda/release/bootstrap`: release, without aws-lc's CPU jitter entropy), built
+/// the same way when missing.
 fn bootstrap_path(root: &Path) -> PathBuf {
     if let Some(p) = std::env::var_os("BENCH_BOOTSTRAP") {
         return PathBuf::from(p);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = root.join("target").join("lambda");
     let path = target.join("release").join("bootstrap");
     if !path.exists() {
         println!(
-            "{} is missing: building it (cargo build --release -p caller --bin bootstrap)",
+            "{} is missing: building it as cargo xtask dist does (AWS_LC_SYS_NO_JITTER_ENTROPY=1 \
+             CARGO_TARGET_DIR=target/lambda cargo build --release -p caller --bin bootstrap)",
             path.display()
         );
         let status =
             std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
                 .args(["build", "--release", "-p", "caller", "--bin", "bootstrap"])
+                .env("AWS_LC_SYS_NO_JITTER_ENTROPY", "1")
+                .env("CARGO_TARGET_DIR", &target)
                 .current_dir(root)
                 .status()
                 .unwrap();
