@@ -342,16 +342,7 @@ impl Refusal {
 
 impl From<SigV4Error> for Refusal {
     fn from(e: SigV4Error) -> Self {
-        let code = match &e {
-            SigV4Error::Missing => "MissingAuthenticationTokenException",
-            SigV4Error::Malformed(_) | SigV4Error::TokenNotSigned => "IncompleteSignatureException",
-            SigV4Error::Scope(_)
-            | SigV4Error::Skewed(_)
-            | SigV4Error::PresignExpired
-            | SigV4Error::Mismatch => "InvalidSignatureException",
-            SigV4Error::UnknownKey | SigV4Error::InvalidToken => "UnrecognizedClientException",
-            SigV4Error::ExpiredToken => "ExpiredTokenException",
-        };
+        // Secrets Manager (JSON 1.1) answers every signature refusal but a missing one 400.
         let status = if matches!(e, SigV4Error::Missing) {
             StatusCode::FORBIDDEN
         } else {
@@ -359,7 +350,7 @@ impl From<SigV4Error> for Refusal {
         };
         Self {
             status,
-            code,
+            code: e.json_code(),
             message: e.to_string(),
         }
     }

@@ -167,6 +167,31 @@ impl fmt::Display for SigV4Error {
 
 impl std::error::Error for SigV4Error {}
 
+impl SigV4Error {
+    /// The error code AWS's JSON protocols (Lambda, EventBridge Scheduler, Secrets Manager)
+    /// answer this refusal with, in `X-Amzn-ErrorType` or `__type`.
+    pub fn json_code(&self) -> &'static str {
+        match self {
+            Self::Missing => "MissingAuthenticationTokenException",
+            Self::Malformed(_) | Self::TokenNotSigned => "IncompleteSignatureException",
+            Self::Scope(_) | Self::Skewed(_) | Self::PresignExpired | Self::Mismatch => {
+                "InvalidSignatureException"
+            }
+            Self::UnknownKey | Self::InvalidToken => "UnrecognizedClientException",
+            Self::ExpiredToken => "ExpiredTokenException",
+        }
+    }
+
+    /// The status the REST-JSON services (Lambda, EventBridge Scheduler) answer with: 400 for
+    /// an incomplete signature, else 403.
+    pub fn rest_json_status(&self) -> axum::http::StatusCode {
+        match self {
+            Self::Malformed(_) | Self::TokenNotSigned => axum::http::StatusCode::BAD_REQUEST,
+            _ => axum::http::StatusCode::FORBIDDEN,
+        }
+    }
+}
+
 /// The hex SHA-256 of a body, the payload hash of Query/JSON protocol requests.
 pub fn payload_hash(body: &[u8]) -> String {
     hex(digest::digest(&digest::SHA256, body).as_ref())

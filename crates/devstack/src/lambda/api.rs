@@ -84,22 +84,7 @@ impl From<InvokeError> for Refusal {
 
 impl From<SigV4Error> for Refusal {
     fn from(e: SigV4Error) -> Self {
-        let code = match &e {
-            SigV4Error::Missing => "MissingAuthenticationTokenException",
-            SigV4Error::Malformed(_) | SigV4Error::TokenNotSigned => "IncompleteSignatureException",
-            SigV4Error::UnknownKey | SigV4Error::InvalidToken => "UnrecognizedClientException",
-            SigV4Error::ExpiredToken => "ExpiredTokenException",
-            SigV4Error::Scope(_)
-            | SigV4Error::Skewed(_)
-            | SigV4Error::PresignExpired
-            | SigV4Error::Mismatch => "InvalidSignatureException",
-        };
-        let status = if matches!(e, SigV4Error::Malformed(_) | SigV4Error::TokenNotSigned) {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::FORBIDDEN
-        };
-        Self::new(status, code, e.to_string())
+        Self::new(e.rest_json_status(), e.json_code(), e.to_string())
     }
 }
 

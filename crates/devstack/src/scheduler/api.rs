@@ -103,21 +103,7 @@ impl Refusal {
 
 impl From<SigV4Error> for Refusal {
     fn from(e: SigV4Error) -> Self {
-        let (status, code) = match &e {
-            SigV4Error::Missing => (StatusCode::FORBIDDEN, "MissingAuthenticationTokenException"),
-            SigV4Error::Malformed(_) | SigV4Error::TokenNotSigned => {
-                (StatusCode::BAD_REQUEST, "IncompleteSignatureException")
-            }
-            SigV4Error::Scope(_)
-            | SigV4Error::Skewed(_)
-            | SigV4Error::PresignExpired
-            | SigV4Error::Mismatch => (StatusCode::FORBIDDEN, "InvalidSignatureException"),
-            SigV4Error::UnknownKey | SigV4Error::InvalidToken => {
-                (StatusCode::FORBIDDEN, "UnrecognizedClientException")
-            }
-            SigV4Error::ExpiredToken => (StatusCode::FORBIDDEN, "ExpiredTokenException"),
-        };
-        Self::new(status, code, e.to_string())
+        Self::new(e.rest_json_status(), e.json_code(), e.to_string())
     }
 }
 
