@@ -33,38 +33,66 @@ pub struct Filter {
     expr: Expr,
 }
 
+/// A node of a parsed, type-checked filter (read-only: a store that pushes filters down to its
+/// query language walks it; [`Filter::matches`] evaluates it in memory). Literals are already
+/// of the type their property compares with, so a translation needs no type checks of its own.
 #[derive(Debug, Clone, PartialEq)]
-enum Expr {
+pub enum Expr {
+    /// A literal (`null`, `'text'`, `42`, a date-time, a GUID, …).
     Lit(Value),
+    /// A property, by index into the entity type's properties.
     Prop(usize),
+    /// A comparison.
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    /// `left in (v1, v2, …)`.
     In(Box<Expr>, Vec<Value>),
+    /// `a and b and …` (flattened).
     And(Vec<Expr>),
+    /// `a or b or …` (flattened).
     Or(Vec<Expr>),
+    /// `not e`.
     Not(Box<Expr>),
+    /// A function call with its arguments.
     Call(Func, Vec<Expr>),
 }
 
+/// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CmpOp {
+pub enum CmpOp {
+    /// `eq` (null equals null).
     Eq,
+    /// `ne`.
     Ne,
+    /// `gt` (false when either side is null).
     Gt,
+    /// `ge`.
     Ge,
+    /// `lt`.
     Lt,
+    /// `le`.
     Le,
 }
 
+/// A built-in function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Func {
+pub enum Func {
+    /// `contains(s, t)`: Boolean.
     Contains,
+    /// `startswith(s, t)`: Boolean.
     StartsWith,
+    /// `endswith(s, t)`: Boolean.
     EndsWith,
+    /// `tolower(s)`: String.
     ToLower,
+    /// `toupper(s)`: String.
     ToUpper,
+    /// `trim(s)`: String.
     Trim,
+    /// `length(s)`: Int.
     Length,
+    /// `indexof(s, t)`: Int (0-based, -1 when absent).
     IndexOf,
+    /// `concat(s, t)`: String.
     Concat,
 }
 
@@ -108,6 +136,11 @@ impl Filter {
             Ty::Bool | Ty::Null => Ok(Self { expr }),
             _ => Err(syntax("the expression is not a Boolean condition")),
         }
+    }
+
+    /// The expression tree, for stores that translate filters into their own query language.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
     }
 
     /// Whether the entity satisfies the filter (a null result does not).

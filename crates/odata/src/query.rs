@@ -224,6 +224,11 @@ impl Search {
         Ok(Self { terms })
     }
 
+    /// The terms, lower-cased; all must occur (a quoted phrase is one term).
+    pub fn terms(&self) -> &[String] {
+        &self.terms
+    }
+
     /// Whether every term occurs in some String property of the entity (case-insensitive).
     pub fn matches(&self, entity_type: &EntityType, entity: &Entity) -> bool {
         let texts: Vec<String> = entity_type
