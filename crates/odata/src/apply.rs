@@ -22,6 +22,9 @@ pub struct Page {
     pub count: Option<usize>,
     /// Where the next page starts, if there is one.
     pub next_skiptoken: Option<usize>,
+    /// The opaque token of the next page of a keyset-paged collection (wins over
+    /// `next_skiptoken`); the store that pages the rows sets it.
+    pub next_token: Option<String>,
 }
 
 /// Applies the options to the rows and cuts out the requested page (`max_page_size` 0 counts
@@ -64,6 +67,7 @@ pub fn apply(
         rows,
         count,
         next_skiptoken: (page_end < end).then_some(page_end),
+        next_token: None,
     }
 }
 
@@ -120,6 +124,7 @@ fn kind(v: &Value) -> u8 {
         Value::Date(_) => 5,
         Value::Guid(_) => 6,
         Value::Binary(_) => 7,
+        Value::Map(_) => 8,
     }
 }
 

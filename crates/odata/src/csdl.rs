@@ -11,7 +11,7 @@
 //!   `$metadata#Collection(Namespace.Type)` (see [`crate::payload`]).
 
 use crate::json::{self, Json};
-use crate::model::{EdmType, Property, Service};
+use crate::model::{ActionReturn, EdmType, MAP_TYPE, Property, Service};
 use crate::query::Format;
 
 const CORE_XML: &str =
@@ -64,23 +64,59 @@ pub fn metadata_xml(service: &Service) -> String {
         }
         x.push_str("        </Key>\n");
         for p in &ty.properties {
+            xml_property(&mut x, service, "Property", p);
+        }
+        if let Some(stream) = &ty.stream {
             x.push_str(&format!(
-                "        <Property Name=\"{}\" Type=\"{}\"",
-                esc(&p.name),
-                p.ty.name()
+                "        <Property Name=\"{}\" Type=\"Edm.Stream\"/>\n",
+                esc(&stream.name)
             ));
-            if let Some(n) = p.max_length {
-                x.push_str(&format!(" MaxLength=\"{n}\""));
-            }
-            if let Some(n) = precision(p) {
-                x.push_str(&format!(" Precision=\"{n}\""));
-            }
-            if !p.nullable {
-                x.push_str(" Nullable=\"false\"");
-            }
-            x.push_str("/>\n");
         }
         x.push_str("      </EntityType>\n");
+    }
+    for ct in &service.complex_types {
+        x.push_str(&format!("      <ComplexType Name=\"{}\">\n", esc(&ct.name)));
+        for p in &ct.properties {
+            xml_property(&mut x, service, "Property", p);
+        }
+        x.push_str("      </ComplexType>\n");
+    }
+    if service.uses_map() {
+        x.push_str(&format!(
+            "      <ComplexType Name=\"{MAP_TYPE}\" OpenType=\"true\"/>\n"
+        ));
+    }
+    for ty in service.entity_types() {
+        for a in &ty.actions {
+            let entity_set_path = if a.returns == ActionReturn::BoundEntity {
+                " EntitySetPath=\"in\""
+            } else {
+                ""
+            };
+            x.push_str(&format!(
+                "      <Action Name=\"{}\" IsBound=\"true\"{entity_set_path}>\n",
+                esc(&a.name)
+            ));
+            x.push_str(&format!(
+                "        <Parameter Name=\"in\" Type=\"{}\"/>\n",
+                esc(&service.qualified(&ty.name))
+            ));
+            for p in &a.parameters {
+                xml_property(&mut x, service, "Parameter", p);
+            }
+            match &a.returns {
+                ActionReturn::Nothing => {}
+                ActionReturn::BoundEntity => x.push_str(&format!(
+                    "        <ReturnType Type=\"{}\"/>\n",
+                    esc(&service.qualified(&ty.name))
+                )),
+                ActionReturn::Complex(name) => x.push_str(&format!(
+                    "        <ReturnType Type=\"{}\"/>\n",
+                    esc(&service.qualified(name))
+                )),
+            }
+            x.push_str("      </Action>\n");
+        }
     }
     for f in &service.functions {
         x.push_str(&format!(
@@ -92,6 +128,29 @@ pub fn metadata_xml(service: &Service) -> String {
             esc(&return_type(service, &f.returns))
         ));
         x.push_str("      </Function>\n");
+    }
+    for ty in service.entity_types() {
+        let Some(stream) = &ty.stream else { continue };
+        x.push_str(&format!(
+            "      <Annotations Target=\"{}/{}\">\n",
+            esc(&service.qualified(&ty.name)),
+            esc(&stream.name)
+        ));
+        x.push_str(&format!(
+            "        <Annotation Term=\"Core.MediaType\" Path=\"{}\"/>\n",
+            esc(&stream.media_type)
+        ));
+        if let Some(file_name) = &stream.file_name {
+            x.push_str("        <Annotation Term=\"Core.ContentDisposition\">\n");
+            x.push_str("          <Record Type=\"Core.ContentDispositionType\">\n");
+            x.push_str(&format!(
+                "            <PropertyValue Property=\"Filename\" Path=\"{}\"/>\n",
+                esc(file_name)
+            ));
+            x.push_str("          </Record>\n");
+            x.push_str("        </Annotation>\n");
+        }
+        x.push_str("      </Annotations>\n");
     }
     x.push_str("    </Schema>\n");
     x.push_str("  </edmx:DataServices>\n");
@@ -131,22 +190,84 @@ pub fn metadata_json(service: &Service) -> String {
             .with("$Kind", "EntityType")
             .with("$Key", Json::Arr(keys));
         for p in &ty.properties {
-            let mut m = Json::obj();
-            if p.ty != EdmType::String {
-                m.push("$Type", p.ty.name());
-            }
-            if p.nullable {
-                m.push("$Nullable", true);
-            }
-            if let Some(n) = p.max_length {
-                m.push("$MaxLength", i64::from(n));
-            }
-            if let Some(n) = precision(p) {
-                m.push("$Precision", i64::from(n));
-            }
-            t.push(&p.name, m);
+            t.push(&p.name, json_property(service, p));
+        }
+        if let Some(stream) = &ty.stream {
+            t.push(
+                &stream.name,
+                Json::obj()
+                    .with("$Type", "Edm.Stream")
+                    .with("$Nullable", true),
+            );
         }
         schema.push(&ty.name, t);
+    }
+    for ct in &service.complex_types {
+        let mut t = Json::obj().with("$Kind", "ComplexType");
+        for p in &ct.properties {
+            t.push(&p.name, json_property(service, p));
+        }
+        schema.push(&ct.name, t);
+    }
+    if service.uses_map() {
+        schema.push(
+            MAP_TYPE,
+            Json::obj()
+                .with("$Kind", "ComplexType")
+                .with("$OpenType", true),
+        );
+    }
+    for ty in service.entity_types() {
+        for a in &ty.actions {
+            let mut params = vec![
+                Json::obj()
+                    .with("$Name", "in")
+                    .with("$Type", service.qualified(&ty.name)),
+            ];
+            for p in &a.parameters {
+                params.push(json_property(service, p).with("$Name", p.name.as_str()));
+            }
+            let mut overload = Json::obj().with("$Kind", "Action").with("$IsBound", true);
+            if a.returns == ActionReturn::BoundEntity {
+                overload.push("$EntitySetPath", "in");
+            }
+            overload.push("$Parameter", Json::Arr(params));
+            match &a.returns {
+                ActionReturn::Nothing => {}
+                ActionReturn::BoundEntity => overload.push(
+                    "$ReturnType",
+                    Json::obj().with("$Type", service.qualified(&ty.name)),
+                ),
+                ActionReturn::Complex(name) => overload.push(
+                    "$ReturnType",
+                    Json::obj().with("$Type", service.qualified(name)),
+                ),
+            }
+            schema.push(&a.name, Json::Arr(vec![overload]));
+        }
+    }
+    let mut annotations = Json::obj();
+    let mut any_annotation = false;
+    for ty in service.entity_types() {
+        let Some(stream) = &ty.stream else { continue };
+        let mut a = Json::obj().with(
+            "@Core.MediaType",
+            Json::obj().with("$Path", stream.media_type.as_str()),
+        );
+        if let Some(file_name) = &stream.file_name {
+            a.push(
+                "@Core.ContentDisposition",
+                Json::obj().with("Filename", Json::obj().with("$Path", file_name.as_str())),
+            );
+        }
+        annotations.push(
+            &format!("{}/{}", service.qualified(&ty.name), stream.name),
+            a,
+        );
+        any_annotation = true;
+    }
+    if any_annotation {
+        schema.push("$Annotations", annotations);
     }
     for f in &service.functions {
         let mut rt = Json::obj();
@@ -203,6 +324,51 @@ pub fn metadata_etag(document: &str) -> String {
     format!("\"{hash:016x}\"")
 }
 
+/// One `<Property>` or `<Parameter>` element.
+fn xml_property(x: &mut String, service: &Service, element: &str, p: &Property) {
+    x.push_str(&format!(
+        "        <{element} Name=\"{}\" Type=\"{}\"",
+        esc(&p.name),
+        esc(&type_name(service, p.ty))
+    ));
+    if let Some(n) = p.max_length {
+        x.push_str(&format!(" MaxLength=\"{n}\""));
+    }
+    if let Some(n) = precision(p) {
+        x.push_str(&format!(" Precision=\"{n}\""));
+    }
+    if !p.nullable {
+        x.push_str(" Nullable=\"false\"");
+    }
+    x.push_str("/>\n");
+}
+
+/// One property (or parameter) in CSDL JSON.
+fn json_property(service: &Service, p: &Property) -> Json {
+    let mut m = Json::obj();
+    if p.ty != EdmType::String {
+        m.push("$Type", type_name(service, p.ty));
+    }
+    if p.nullable {
+        m.push("$Nullable", true);
+    }
+    if let Some(n) = p.max_length {
+        m.push("$MaxLength", i64::from(n));
+    }
+    if let Some(n) = precision(p) {
+        m.push("$Precision", i64::from(n));
+    }
+    m
+}
+
+/// The qualified type name: `Edm.*`, or the service's own open type for [`EdmType::Map`].
+fn type_name(service: &Service, ty: EdmType) -> String {
+    match ty {
+        EdmType::Map => service.qualified(MAP_TYPE),
+        other => other.name().to_owned(),
+    }
+}
+
 fn precision(p: &Property) -> Option<u8> {
     (p.ty == EdmType::DateTimeOffset).then_some(3)
 }
@@ -249,6 +415,29 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(v["$EntityContainer"], "CatalogService.EntityContainer");
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn media_entity_metadata() {
+        let s = crate::model::media();
+        insta::assert_snapshot!(metadata_xml(&s));
+        let json: serde_json::Value = serde_json::from_str(&metadata_json(&s)).expect("valid JSON");
+        let schema = &json["CatalogService"];
+        assert_eq!(schema["Docs"]["content"]["$Type"], "Edm.Stream");
+        assert_eq!(
+            schema["Docs"]["attributes"]["$Type"],
+            "CatalogService.cds_Map"
+        );
+        assert_eq!(schema["cds_Map"]["$OpenType"], true);
+        assert_eq!(schema["finalize"][0]["$EntitySetPath"], "in");
+        assert_eq!(
+            schema["downloadUrl"][0]["$ReturnType"]["$Type"],
+            "CatalogService.Presigned"
+        );
+        assert_eq!(
+            schema["$Annotations"]["CatalogService.Docs/content"]["@Core.MediaType"]["$Path"],
+            "mediaType"
+        );
     }
 
     #[test]

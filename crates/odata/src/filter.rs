@@ -424,6 +424,15 @@ impl Parser<'_> {
                     return self.call(&w);
                 }
                 match self.ty.property_index(&w) {
+                    Some(i)
+                        if self.ty.properties.get(i).map(|p| p.ty) == Some(EdmType::Map) =>
+                    {
+                        Err(Error::bad_request(format!(
+                            "Invalid $filter: the property {} is a JSON object and cannot be compared",
+                            quote(&w)
+                        ))
+                        .with_target(&w))
+                    }
                     Some(i) => Ok(Expr::Prop(i)),
                     None => Err(Error::bad_request(format!(
                         "Invalid $filter: the entity type '{}' has no property {}",
@@ -523,7 +532,7 @@ fn edm_ty(t: EdmType) -> Ty {
         EdmType::DateTimeOffset => Ty::DateTimeOffset,
         EdmType::Date => Ty::Date,
         EdmType::Guid => Ty::Guid,
-        EdmType::Binary => Ty::Binary,
+        EdmType::Binary | EdmType::Map => Ty::Binary,
     }
 }
 
@@ -536,7 +545,7 @@ fn value_ty(v: &Value) -> Ty {
         Value::DateTimeOffset(_) => Ty::DateTimeOffset,
         Value::Date(_) => Ty::Date,
         Value::Guid(_) => Ty::Guid,
-        Value::Binary(_) => Ty::Binary,
+        Value::Binary(_) | Value::Map(_) => Ty::Binary,
     }
 }
 

@@ -54,7 +54,7 @@ pub(crate) fn parse_typed(ty: EdmType, text: &str) -> Option<Value> {
         EdmType::DateTimeOffset => parse_datetime(text).map(Value::DateTimeOffset),
         EdmType::Date => parse_date(text).map(Value::Date),
         EdmType::Guid => is_guid(text).then(|| Value::Guid(text.to_ascii_lowercase())),
-        EdmType::Binary => None,
+        EdmType::Binary | EdmType::Map => None,
     }
 }
 
@@ -70,6 +70,7 @@ pub(crate) fn render(value: &Value) -> String {
         Value::DateTimeOffset(t) => crate::payload::format_datetime(t),
         Value::Date(d) => d.format("%Y-%m-%d").to_string(),
         Value::Guid(g) => g.clone(),
+        Value::Map(m) => serde_json::Value::Object(m.clone()).to_string(),
         Value::Binary(b) => {
             use base64::Engine as _;
             format!(

@@ -27,6 +27,54 @@ pub struct Service {
     pub entity_sets: Vec<EntitySet>,
     /// The unbound functions; each has a function import of the same name.
     pub functions: Vec<Function>,
+    /// Complex types (the results of actions), in declaration order.
+    pub complex_types: Vec<ComplexType>,
+}
+
+/// A complex type: structural properties without a key (what an action may return).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplexType {
+    /// The type's simple name.
+    pub name: String,
+    /// Its properties.
+    pub properties: Vec<Property>,
+}
+
+/// A stream property (`Edm.Stream`) of an entity type: the media content of the entity, read
+/// and written at `<entity>/<name>`; not part of the rows, so never in JSON bodies, `$filter`
+/// or `$orderby`. Annotated, as SAP CAP does for a `LargeBinary @Core.MediaType` element, with
+/// the property that holds its media type and (optionally) the one that holds its file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamProperty {
+    /// The property name, e.g. `content`.
+    pub name: String,
+    /// The property holding the media type (`@Core.MediaType`).
+    pub media_type: String,
+    /// The property holding the file name (`@Core.ContentDisposition.Filename`).
+    pub file_name: Option<String>,
+}
+
+/// An action bound to one entity of a set (`POST <set>(<key>)/<Namespace>.<name>`), with its
+/// parameters (a JSON object in the request body) and what it returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// The action name.
+    pub name: String,
+    /// The parameters after the binding parameter (`in`), in order.
+    pub parameters: Vec<Property>,
+    /// What it returns: the bound entity type, a complex type, or nothing.
+    pub returns: ActionReturn,
+}
+
+/// The return type of an [`Action`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionReturn {
+    /// Nothing (204).
+    Nothing,
+    /// One entity of the binding parameter's type.
+    BoundEntity,
+    /// One instance of the named complex type.
+    Complex(String),
 }
 
 /// An entity set of the container.
@@ -47,6 +95,13 @@ pub struct EntityType {
     pub keys: Vec<usize>,
     /// The properties, in declaration order; an [`Entity`] holds its values in this order.
     pub properties: Vec<Property>,
+    /// The stream property, if the entity has media content.
+    pub stream: Option<StreamProperty>,
+    /// The actions bound to one entity of this type.
+    pub actions: Vec<Action>,
+    /// Whether collections are paged by key (an opaque `$skiptoken` the store understands,
+    /// kept in [`crate::query::QueryOptions::skiptoken_text`]) instead of by absolute index.
+    pub keyset_paging: bool,
 }
 
 /// A structural property.
@@ -85,7 +140,14 @@ pub enum EdmType {
     Guid,
     /// `Edm.Binary`
     Binary,
+    /// A JSON object of any members: SAP CAP's `cds.Map`, in CSDL an empty open complex type
+    /// named [`MAP_TYPE`] in the service's namespace. Not usable in `$filter` or `$orderby`.
+    Map,
 }
+
+/// The simple name of the open complex type that [`EdmType::Map`] properties have, as CAP 9
+/// compiles `cds.Map` (`<ComplexType Name="cds_Map" OpenType="true"/>`).
+pub const MAP_TYPE: &str = "cds_Map";
 
 /// An unbound function with its function import (no parameters yet).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +190,8 @@ pub enum Value {
     Guid(String),
     /// `Edm.Binary`, rendered base64url.
     Binary(Vec<u8>),
+    /// An [`EdmType::Map`] value: a JSON object.
+    Map(serde_json::Map<String, serde_json::Value>),
 }
 
 /// One row: its values in the order of its type's properties (a missing value reads as null).
@@ -143,7 +207,36 @@ impl Service {
             namespace: namespace.into(),
             entity_sets: Vec::new(),
             functions: Vec::new(),
+            complex_types: Vec::new(),
         }
+    }
+
+    /// Adds a complex type.
+    #[must_use]
+    pub fn complex_type(mut self, name: impl Into<String>, properties: Vec<Property>) -> Self {
+        self.complex_types.push(ComplexType {
+            name: name.into(),
+            properties,
+        });
+        self
+    }
+
+    /// The complex type of that name.
+    pub fn find_complex_type(&self, name: &str) -> Option<&ComplexType> {
+        self.complex_types.iter().find(|t| t.name == name)
+    }
+
+    /// Whether some property of some entity or complex type is an [`EdmType::Map`].
+    pub fn uses_map(&self) -> bool {
+        self.entity_types()
+            .flat_map(|t| t.properties.iter())
+            .chain(self.complex_types.iter().flat_map(|t| t.properties.iter()))
+            .chain(
+                self.entity_types()
+                    .flat_map(|t| t.actions.iter())
+                    .flat_map(|a| a.parameters.iter()),
+            )
+            .any(|p| p.ty == EdmType::Map)
     }
 
     /// Adds an entity set of the given type.
@@ -204,6 +297,9 @@ impl EntityType {
             name: name.into(),
             keys: Vec::new(),
             properties: Vec::new(),
+            stream: None,
+            actions: Vec::new(),
+            keyset_paging: false,
         }
     }
 
@@ -223,6 +319,37 @@ impl EntityType {
     pub fn property(mut self, property: Property) -> Self {
         self.properties.push(property);
         self
+    }
+
+    /// Gives the type a stream property `name` whose media type is in the property
+    /// `media_type` and whose file name (if any) is in `file_name`.
+    #[must_use]
+    pub fn stream(mut self, name: &str, media_type: &str, file_name: Option<&str>) -> Self {
+        self.stream = Some(StreamProperty {
+            name: name.to_owned(),
+            media_type: media_type.to_owned(),
+            file_name: file_name.map(str::to_owned),
+        });
+        self
+    }
+
+    /// Binds an action to the type's entities.
+    #[must_use]
+    pub fn action(mut self, action: Action) -> Self {
+        self.actions.push(action);
+        self
+    }
+
+    /// Pages collections of this type by key (see [`EntityType::keyset_paging`]).
+    #[must_use]
+    pub fn keyset_paging(mut self) -> Self {
+        self.keyset_paging = true;
+        self
+    }
+
+    /// The bound action of that name.
+    pub fn find_action(&self, name: &str) -> Option<&Action> {
+        self.actions.iter().find(|a| a.name == name)
     }
 
     /// The index of the property of that name.
@@ -286,6 +413,7 @@ impl EdmType {
             EdmType::Date => "Edm.Date",
             EdmType::Guid => "Edm.Guid",
             EdmType::Binary => "Edm.Binary",
+            EdmType::Map => MAP_TYPE,
         }
     }
 }
@@ -398,6 +526,40 @@ pub(crate) fn catalog() -> Service {
                 .property(Property::new("created", EdmType::DateTimeOffset)),
         )
         .function(Function::new("getBuckets").returns_collection_of("Buckets"))
+}
+
+/// A media entity fixture: `Docs` with a stream property, a JSON-object property, keyset
+/// paging, two bound actions and a complex result type.
+#[cfg(test)]
+pub(crate) fn media() -> Service {
+    Service::new("CatalogService")
+        .entity_set(
+            "Docs",
+            EntityType::new("Docs")
+                .key(Property::new("ID", EdmType::Guid))
+                .property(Property::new("fileName", EdmType::String))
+                .property(Property::new("mediaType", EdmType::String))
+                .property(Property::new("attributes", EdmType::Map))
+                .stream("content", "mediaType", Some("fileName"))
+                .action(Action {
+                    name: "finalize".into(),
+                    parameters: vec![Property::new("size", EdmType::Int64)],
+                    returns: ActionReturn::BoundEntity,
+                })
+                .action(Action {
+                    name: "downloadUrl".into(),
+                    parameters: vec![],
+                    returns: ActionReturn::Complex("Presigned".into()),
+                })
+                .keyset_paging(),
+        )
+        .complex_type(
+            "Presigned",
+            vec![
+                Property::new("url", EdmType::String).not_null(),
+                Property::new("headers", EdmType::Map),
+            ],
+        )
 }
 
 #[cfg(test)]

@@ -15,13 +15,15 @@
 //! | `Buckets('x')/name` | [`Resource::Property`] |
 //! | `Buckets('x')/name/$value` | [`Resource::PropertyValue`] |
 //! | `getBuckets()` | [`Resource::FunctionCall`] |
+//! | `Documents(…)/content` (the type's stream property) | [`Resource::Stream`] |
+//! | `Documents(…)/CatalogService.finalize`, `Documents(…)/finalize` | [`Resource::BoundAction`] |
 //!
 //! Unknown entity sets, functions, properties and segments are 404; malformed keys (missing
 //! quotes, a wrong key name, unbalanced parentheses, a literal of the wrong type) are 400.
 
 use crate::error::{Error, quote};
 use crate::literal;
-use crate::model::{Entity, EntitySet, EntityType, Function, Service, Value};
+use crate::model::{Action, Entity, EntitySet, EntityType, Function, Service, Value};
 
 /// The longest raw path accepted.
 pub const MAX_PATH_LEN: usize = 8 * 1024;
@@ -70,6 +72,22 @@ pub enum Resource<'a> {
         /// Index of the property in the set's entity type.
         property: usize,
     },
+    /// The media content of one entity (its type's stream property).
+    Stream {
+        /// The set.
+        set: &'a EntitySet,
+        /// The entity's key.
+        key: Key,
+    },
+    /// An action bound to one entity (`POST` only; the app checks the method).
+    BoundAction {
+        /// The set.
+        set: &'a EntitySet,
+        /// The entity's key.
+        key: Key,
+        /// The action.
+        action: &'a Action,
+    },
     /// A call of an unbound function through its function import.
     FunctionCall {
         /// The function.
@@ -93,7 +111,9 @@ impl Resource<'_> {
             | Resource::Count { set }
             | Resource::Entity { set, .. }
             | Resource::Property { set, .. }
-            | Resource::PropertyValue { set, .. } => Some(&set.entity_type),
+            | Resource::PropertyValue { set, .. }
+            | Resource::Stream { set, .. }
+            | Resource::BoundAction { set, .. } => Some(&set.entity_type),
             Resource::FunctionCall { entity_type, .. } => Some(entity_type),
             Resource::ServiceDocument | Resource::Metadata | Resource::Batch => None,
         }
@@ -163,7 +183,7 @@ pub fn parse<'a>(service: &'a Service, raw_path: &str) -> Result<Resource<'a>, E
     };
     let mut resource = resource;
     for segment in rest {
-        resource = next_segment(resource, segment)?;
+        resource = next_segment(&service.namespace, resource, segment)?;
     }
     Ok(resource)
 }
@@ -221,9 +241,34 @@ fn first_segment<'a>(service: &'a Service, segment: &str) -> Result<Resource<'a>
     )))
 }
 
-fn next_segment<'a>(resource: Resource<'a>, segment: &str) -> Result<Resource<'a>, Error> {
+fn next_segment<'a>(
+    namespace: &str,
+    resource: Resource<'a>,
+    segment: &str,
+) -> Result<Resource<'a>, Error> {
     match (resource, segment) {
         (Resource::Collection { set }, "$count") => Ok(Resource::Count { set }),
+        (Resource::Entity { set, key }, name)
+            if set
+                .entity_type
+                .stream
+                .as_ref()
+                .is_some_and(|s| s.name == name) =>
+        {
+            Ok(Resource::Stream { set, key })
+        }
+        (Resource::Entity { set, key }, name)
+            if set
+                .entity_type
+                .find_action(bound_name(namespace, name))
+                .is_some() =>
+        {
+            let action = set
+                .entity_type
+                .find_action(bound_name(namespace, name))
+                .ok_or_else(|| Error::internal("the action vanished"))?;
+            Ok(Resource::BoundAction { set, key, action })
+        }
         (Resource::Entity { set, key }, name) => match set.entity_type.property_index(name) {
             Some(property) => Ok(Resource::Property { set, key, property }),
             None => Err(Error::not_found(format!(
@@ -247,6 +292,15 @@ fn next_segment<'a>(resource: Resource<'a>, segment: &str) -> Result<Resource<'a
             quote(s)
         ))),
     }
+}
+
+/// A bound action's segment without the namespace qualifier (`CatalogService.finalize` →
+/// `finalize`); an unqualified name stays as it is, as CAP accepts both.
+fn bound_name<'s>(namespace: &str, segment: &'s str) -> &'s str {
+    segment
+        .strip_prefix(namespace)
+        .and_then(|s| s.strip_prefix('.'))
+        .unwrap_or(segment)
 }
 
 /// Parses the inside of a key predicate: `'x'`, `id='x'`, `a='x',b=1`.
@@ -339,6 +393,36 @@ mod tests {
             }
             other => panic!("no key in {other:?}"),
         }
+    }
+
+    #[test]
+    fn streams_and_bound_actions() {
+        let s = crate::model::media();
+        let id = "Docs(0b6c4b8e-5d0f-4b8e-9f3a-1c2d3e4f5a6b)";
+        assert!(matches!(
+            parse(&s, &format!("{id}/content")),
+            Ok(Resource::Stream { .. })
+        ));
+        for segment in ["CatalogService.finalize", "finalize", "downloadUrl"] {
+            match parse(&s, &format!("{id}/{segment}")) {
+                Ok(Resource::BoundAction { action, .. }) => {
+                    assert!(segment.ends_with(&action.name));
+                }
+                other => panic!("{segment}: {other:?}"),
+            }
+        }
+        // Another namespace's action, and an action on the collection, address nothing.
+        assert_eq!(
+            parse(&s, &format!("{id}/Other.finalize"))
+                .map(|_| ())
+                .unwrap_err()
+                .status(),
+            404
+        );
+        assert_eq!(
+            parse(&s, "Docs/finalize").map(|_| ()).unwrap_err().status(),
+            400
+        );
     }
 
     #[test]

@@ -108,9 +108,12 @@ pub fn collection(
             props: &selected(ty, options),
             format,
         },
-        next: page
-            .next_skiptoken
-            .map(|t| format!("{path}?{}", options.next_link_query(t))),
+        next: match &page.next_token {
+            Some(t) => Some(format!("{path}?{}", options.next_link_query_token(t))),
+            None => page
+                .next_skiptoken
+                .map(|t| format!("{path}?{}", options.next_link_query(t))),
+        },
     };
     Ok(json::to_string(&body))
 }
@@ -200,6 +203,14 @@ pub fn raw_value(value: &Value) -> Option<(Vec<u8>, &'static str)> {
         Value::Double(f) => f.to_string(),
         Value::DateTimeOffset(t) => format_datetime(t),
         Value::Date(d) => d.format("%Y-%m-%d").to_string(),
+        Value::Map(m) => {
+            return Some((
+                serde_json::Value::Object(m.clone())
+                    .to_string()
+                    .into_bytes(),
+                crate::CONTENT_TYPE_JSON,
+            ));
+        }
     };
     Some((text.into_bytes(), crate::CONTENT_TYPE_TEXT))
 }
@@ -360,6 +371,7 @@ impl Serialize for JsonValue<'_> {
             Value::Binary(b) => {
                 s.serialize_str(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
             }
+            Value::Map(m) => m.serialize(s),
         }
     }
 }

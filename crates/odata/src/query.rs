@@ -21,6 +21,9 @@ use crate::error::{Error, quote};
 use crate::filter::Filter;
 use crate::model::{EdmType, Entity, EntityType, Value};
 
+/// The longest opaque `$skiptoken` accepted.
+pub const MAX_SKIPTOKEN_LEN: usize = 2048;
+
 /// The longest raw query string accepted.
 pub const MAX_QUERY_LEN: usize = 32 * 1024;
 
@@ -43,6 +46,9 @@ pub struct QueryOptions {
     pub search: Option<Search>,
     /// `$skiptoken`: the index into the filtered, ordered list where the page starts.
     pub skiptoken: Option<usize>,
+    /// `$skiptoken` of an entity type with keyset paging: the opaque token, as sent (the store
+    /// that issued it checks it).
+    pub skiptoken_text: Option<String>,
     /// `$format` asked for `IEEE754Compatible=true`.
     pub ieee754_compatible: bool,
     /// The decoded options other than `$skiptoken`, in request order, for next links.
@@ -89,6 +95,12 @@ impl QueryOptions {
             match name.as_str() {
                 "$top" => o.top = Some(number(&name, &value)?),
                 "$skip" => o.skip = Some(number(&name, &value)?),
+                "$skiptoken" if entity_type.keyset_paging => {
+                    if value.is_empty() || value.len() > MAX_SKIPTOKEN_LEN {
+                        return Err(option_error(&name, "is not a token this service issued"));
+                    }
+                    o.skiptoken_text = Some(value.clone());
+                }
                 "$skiptoken" => o.skiptoken = Some(number(&name, &value)?),
                 "$count" => {
                     o.count = match value.as_str() {
@@ -141,7 +153,7 @@ impl QueryOptions {
                 return Err(option_error(name, "cannot be applied to a single entity"));
             }
         }
-        if self.skiptoken.is_some() {
+        if self.skiptoken.is_some() || self.skiptoken_text.is_some() {
             return Err(option_error(
                 "$skiptoken",
                 "cannot be applied to a single entity",
@@ -153,12 +165,17 @@ impl QueryOptions {
     /// The query string of the next page: the request's options re-encoded, with
     /// `$skiptoken=N` last.
     pub fn next_link_query(&self, skiptoken: usize) -> String {
+        self.next_link_query_token(&skiptoken.to_string())
+    }
+
+    /// The query string of the next page with an opaque (keyset) `$skiptoken`.
+    pub fn next_link_query_token(&self, skiptoken: &str) -> String {
         let mut parts: Vec<String> = self
             .echo
             .iter()
             .map(|(n, v)| format!("{n}={}", crate::encode::encode(v)))
             .collect();
-        parts.push(format!("$skiptoken={skiptoken}"));
+        parts.push(format!("$skiptoken={}", crate::encode::encode(skiptoken)));
         parts.join("&")
     }
 }
@@ -337,8 +354,15 @@ fn orderby(value: &str, ty: &EntityType) -> Result<Vec<OrderBy>, Error> {
             if words.next().is_some() {
                 return Err(option_error("$orderby", "has text after 'asc'/'desc'"));
             }
+            let index = property(ty, "$orderby", name)?;
+            if ty.properties.get(index).map(|p| p.ty) == Some(EdmType::Map) {
+                return Err(option_error(
+                    "$orderby",
+                    &format!("cannot order by {}, a JSON object", quote(name)),
+                ));
+            }
             Ok(OrderBy {
-                property: property(ty, "$orderby", name)?,
+                property: index,
                 descending,
             })
         })
@@ -388,6 +412,39 @@ mod tests {
 
     fn ty() -> EntityType {
         catalog().entity_sets[0].entity_type.clone()
+    }
+
+    #[test]
+    fn keyset_skiptokens_are_opaque_text() {
+        let s = crate::model::media();
+        let ty = &s.entity_sets[0].entity_type;
+        let o = QueryOptions::parse(Some("$top=5&$skiptoken=eyJ4IjoxfQ"), ty).expect("ok");
+        assert_eq!(o.skiptoken_text.as_deref(), Some("eyJ4IjoxfQ"));
+        assert_eq!(o.skiptoken, None);
+        assert_eq!(o.next_link_query_token("a b"), "$top=5&$skiptoken=a%20b");
+        let long = format!("$skiptoken={}", "x".repeat(MAX_SKIPTOKEN_LEN + 1));
+        assert_eq!(
+            QueryOptions::parse(Some(&long), ty).unwrap_err().status(),
+            400
+        );
+        assert_eq!(
+            QueryOptions::parse(Some("$skiptoken="), ty)
+                .unwrap_err()
+                .status(),
+            400
+        );
+        assert!(
+            QueryOptions::parse(Some("$skiptoken=abc"), ty)
+                .expect("ok")
+                .check_single()
+                .is_err()
+        );
+        // A JSON-object property can be selected but not filtered or ordered by.
+        assert!(QueryOptions::parse(Some("$select=attributes"), ty).is_ok());
+        for q in ["$orderby=attributes", "$filter=attributes%20eq%20null"] {
+            let e = QueryOptions::parse(Some(q), ty).unwrap_err();
+            assert_eq!(e.status(), 400, "{q}");
+        }
     }
 
     #[test]

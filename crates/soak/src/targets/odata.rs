@@ -271,6 +271,8 @@ fn valid_literal(rng: &mut Rng, ty: EdmType) -> String {
             rng.u16(..),
             rng.u64(..1 << 48)
         ),
+        // A JSON object has no URL literal; `null` is the one literal it may meet.
+        EdmType::Map => "null".to_owned(),
         EdmType::Binary => {
             use base64::Engine as _;
             let bytes = mutate::random_bytes(rng, 8);
@@ -363,6 +365,7 @@ fn literal(rng: &mut Rng, ty: EdmType) -> String {
                 "zf8fad5b-d9cb-469f-a165-70867728950e",
             ],
         ),
+        EdmType::Map => odd(rng, &["{}", "{\"a\":1}", "null", "'x'"]),
         EdmType::Binary => odd(
             rng,
             &[
@@ -1053,7 +1056,9 @@ impl Target for OData {
             }
             Resource::Entity { set, key }
             | Resource::Property { set, key, .. }
-            | Resource::PropertyValue { set, key, .. } => {
+            | Resource::PropertyValue { set, key, .. }
+            | Resource::Stream { set, key }
+            | Resource::BoundAction { set, key, .. } => {
                 if let Err(e) = options.check_single() {
                     return check_error("options of a single entity", &e);
                 }
