@@ -15,6 +15,11 @@
 //!   endpoints are identifiers, not secrets, and may appear.
 //! - The type is `Clone` (sources from other crates sit in `Arc`s) because the credential
 //!   cache hands the error of one failed refresh to every caller that waited for it.
+//! - S3 refusals keep S3's error code and HTTP status; [`Error::is_not_found`] and
+//!   [`Error::is_invalid_range`] name the two the app answers itself (404, 416).
+//! - Uploads have a second, small enum, [`crate::s3::PutError`]: a failed upload is either
+//!   the app's own body failing (handed back as it was, for the app to recognise) or this
+//!   [`Error`].
 //! - Nothing is logged here; the caller that handles an error decides.
 
 use std::sync::Arc;
@@ -191,6 +196,26 @@ impl Error {
             Error::Unavailable { last, .. } => last.sts_code(),
             _ => None,
         }
+    }
+
+    /// True when S3 said the object does not exist: `NoSuchKey`, or a 404 without a body
+    /// (HeadObject's `NotFound`). A missing bucket (`NoSuchBucket`) is not "not found" but a
+    /// configuration error; only HeadObject cannot tell the two apart (no body, no code).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Error::S3 { code, status, .. } => {
+                code == "NoSuchKey"
+                    || code == "NotFound"
+                    || (*status == Some(404)
+                        && !matches!(code.as_str(), "NoSuchBucket" | "NoSuchUpload"))
+            }
+            _ => false,
+        }
+    }
+
+    /// True when S3 refused a GetObject range as unsatisfiable (`InvalidRange`, 416).
+    pub fn is_invalid_range(&self) -> bool {
+        matches!(self, Error::S3 { code, status, .. } if code == "InvalidRange" || *status == Some(416))
     }
 
     /// True for failures that may go away by themselves (outages, timeouts, throttling, 5xx),

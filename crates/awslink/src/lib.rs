@@ -15,7 +15,8 @@
 //!    ahead of expiry (single flight), rides out STS outages with backoff, never serves expired
 //!    ones, counts refreshes and failures, and is the SDK's credentials provider.
 //! 5. [`s3`]: the S3 client (endpoint, region, addressing, checksum and timeout settings) and
-//!    the app's seam to it, [`s3::S3Backend`] (bucket listing with paging and error
+//!    the app's seam to it, [`s3::S3Backend`] (bucket listing, object streaming in bounded
+//!    parts, ranges, listing, presigned URLs within the credentials' life, and error
 //!    classification; [`s3::MemoryS3`] for tests).
 //! 6. [`http`]: the HTTP client both SDK clients share (rustls, extra root certificates).
 //!
@@ -138,6 +139,8 @@ impl AwsLink {
             || format!("https://s3.{}.amazonaws.com", self.settings.region),
             |u| u.as_str().trim_end_matches('/').to_owned(),
         );
-        Arc::new(s3::SdkS3::new(self.s3.clone(), endpoint))
+        Arc::new(
+            s3::SdkS3::new(self.s3.clone(), endpoint).with_credentials(self.credentials.clone()),
+        )
     }
 }

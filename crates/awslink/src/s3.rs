@@ -1,6 +1,6 @@
 //! S3 on the configured endpoint (normally the Private Link `bucket.` endpoint): the client
 //! ([`s3_client`]) and the seam the app uses ([`S3Backend`]: [`SdkS3`] over that client, with
-//! paging and error classification; [`MemoryS3`] for tests).
+//! paging, streaming and error classification; [`MemoryS3`] for tests).
 //!
 //! Every setting is deliberate:
 //!
@@ -29,16 +29,71 @@
 //!   cache (refresh margin, backoff, counters) is the only one.
 //! - **HTTP client**: [`crate::http::http_client`] (extra roots for the dev CA; plain http for
 //!   emulators).
+//!
+//! # The operations
+//!
+//! - **Upload** ([`S3Backend::put_object`]): the body is a stream ([`ByteStream`]) that the
+//!   app feeds as the client's bytes arrive; it may end with the app's own error
+//!   ([`BodyError`]: size limit, digest mismatch, client gone), handed back as
+//!   [`PutError::Body`]. The body is cut into part buffers of [`PART_SIZE`] (8 MiB;
+//!   [`SdkS3::with_part_size`], at least S3's 5 MiB minimum for all parts but the last). A body
+//!   that fits into one buffer goes as one PutObject with its `Content-Length`. A larger one
+//!   goes as CreateMultipartUpload, UploadPart per part and CompleteMultipartUpload; while one
+//!   part uploads the next one fills, so at most two part buffers are in memory per upload
+//!   (memory stays bounded by the part size whatever the object's size, and the client is
+//!   not held up while a part travels). Each part is sent as one buffer of known length
+//!   (`Content-Length`, a plain body: no `aws-chunked` framing, see Checksums above) so the SDK
+//!   can retry it.
+//! - **No partial object, ever.** Complete is called only after the body ended cleanly. On a
+//!   body error or an S3 error the upload is aborted (AbortMultipartUpload, best effort:
+//!   logged when it fails) before the error is returned. When the put's future is dropped
+//!   mid-way (the HTTP client went away and the server dropped the handler), a drop guard
+//!   spawns the abort on the tokio runtime; CreateMultipartUpload runs in a task of its own,
+//!   which aborts the upload itself if nobody is left to receive its id. What none of this
+//!   can catch (the process dying mid-upload) is for the bucket's lifecycle rule
+//!   `AbortIncompleteMultipartUpload`.
+//! - **Download** ([`S3Backend::get_object`]): one optional RFC 9110 range ([`ByteRange`]);
+//!   the SDK's body is handed on chunk by chunk ([`ObjectStream`]), never collected, with
+//!   `Content-Length`, the parsed `Content-Range`, ETag and `Content-Type`. A missing key is
+//!   [`Error::is_not_found`], an unsatisfiable range [`Error::is_invalid_range`].
+//! - **HeadObject** gives `None` for an absent object; **DeleteObject** of an absent key
+//!   succeeds (S3's own semantics, so the app's delete worker can retry blindly);
+//!   **ListObjectsV2** gives one page ([`ObjectPage`], up to 1000 keys or
+//!   [`SdkS3::with_list_page_size`]) and the token for the next.
+//! - **Presigned URLs** ([`S3Backend::presign_put`], [`S3Backend::presign_get`]): a URL signed
+//!   with temporary credentials stops working when they expire, whatever its `X-Amz-Expires`
+//!   says, so the lifetime is cut to what the credentials have left (the credentials are read
+//!   once from the [`RoleCredentials`] cache given by [`SdkS3::with_credentials`] and the URL
+//!   is signed with exactly those) and to S3's 7-day maximum ([`MAX_PRESIGN`]);
+//!   [`Presigned::expires_at`] is the true end. `Content-Type` and `Content-Length` of a
+//!   presigned PUT are signed headers the client must send. [`Presigned`]'s `Debug` hides the
+//!   query (signature, session token).
 
 use aws_sdk_s3::config::{
     BehaviorVersion, IdentityCache, Region, RequestChecksumCalculation, ResponseChecksumValidation,
     SharedHttpClient,
 };
 
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
 use crate::credentials::RoleCredentials;
 use crate::error::Error;
 use crate::http::Timeouts;
 use crate::settings::AwsSettings;
+
+mod memory;
+mod objects;
+mod sdk;
+
+pub use memory::MemoryS3;
+pub use objects::{
+    BodyError, ByteRange, ByteStream, MAX_PART_SIZE, MAX_PARTS, MAX_PRESIGN, MIN_PART_SIZE,
+    ObjectBody, ObjectInfo, ObjectPage, ObjectStream, PART_SIZE, Presigned, PutError, PutOutcome,
+    PutRequest,
+};
+pub use sdk::{LIST_PAGE_SIZE, SdkS3};
 
 /// The S3 client configuration described in the module doc.
 pub fn s3_config(
@@ -84,81 +139,81 @@ pub struct Bucket {
 }
 
 /// What the app needs from S3, behind one seam: [`SdkS3`] on the real endpoint, [`MemoryS3`]
-/// for tests of the app's routes. Errors are already classified ([`Error::S3`] refused,
-/// [`Error::S3Unreachable`], [`Error::S3Timeout`], [`Error::S3Response`]; a failure to get
-/// credentials inside the SDK comes back as the credential error itself, naming Credential
-/// Store or STS). The documents work adds object streaming here.
+/// for tests of the app's routes. Errors are already classified ([`Error::S3`] refused, with
+/// S3's code and HTTP status, [`Error::is_not_found`] and [`Error::is_invalid_range`] for the
+/// two refusals the app answers itself; [`Error::S3Unreachable`], [`Error::S3Timeout`],
+/// [`Error::S3Response`]; a failure to get credentials inside the SDK comes back as the
+/// credential error itself, naming Credential Store or STS). The module doc says what each
+/// operation does and why.
 #[async_trait::async_trait]
 pub trait S3Backend: Send + Sync + std::fmt::Debug {
     /// Every bucket the role may list, all pages, in S3's order (by name).
     async fn list_buckets(&self) -> Result<Vec<Bucket>, Error>;
-}
 
-/// [`S3Backend`] over an aws-sdk-s3 client (built by [`s3_client`]).
-#[derive(Debug, Clone)]
-pub struct SdkS3 {
-    client: aws_sdk_s3::Client,
-    endpoint: String,
-}
+    /// Streams `request.body` into `request.key`: one PutObject when it fits into one part
+    /// buffer, else a multipart upload (at most two part buffers in memory). On any failure,
+    /// and when this future is dropped mid-way, the multipart upload is aborted, so nothing is
+    /// stored under the key (an object already there stays as it was).
+    async fn put_object(&self, request: PutRequest) -> Result<PutOutcome, PutError>;
 
-impl SdkS3 {
-    /// The backend for `client`; `endpoint` names it in errors (no secrets: URLs carry none).
-    pub fn new(client: aws_sdk_s3::Client, endpoint: impl Into<String>) -> Self {
-        Self {
-            client,
-            endpoint: endpoint.into(),
-        }
-    }
+    /// The object (or one range of it), its body streamed as S3 sends it. A missing object is
+    /// an error with [`Error::is_not_found`], an unsatisfiable range one with
+    /// [`Error::is_invalid_range`].
+    async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<ObjectBody, Error>;
 
-    /// The SDK client, for what the seam does not cover yet.
-    pub fn client(&self) -> &aws_sdk_s3::Client {
-        &self.client
-    }
-}
+    /// The object's size, ETag and modification time; `None` when it does not exist.
+    async fn head_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, Error>;
 
-#[async_trait::async_trait]
-impl S3Backend for SdkS3 {
-    async fn list_buckets(&self) -> Result<Vec<Bucket>, Error> {
-        const OPERATION: &str = "ListBuckets";
-        let mut out = Vec::new();
-        let mut continuation: Option<String> = None;
-        loop {
-            let resp = self
-                .client
-                .list_buckets()
-                .set_continuation_token(continuation.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error(OPERATION, &self.endpoint, &e))?;
-            for b in resp.buckets() {
-                let Some(name) = b.name() else { continue };
-                let created = b
-                    .creation_date()
-                    .and_then(|d| std::time::SystemTime::try_from(*d).ok());
-                out.push(Bucket {
-                    name: name.to_owned(),
-                    created,
-                });
-            }
-            match resp.continuation_token() {
-                Some(t) if !t.is_empty() => continuation = Some(t.to_owned()),
-                _ => break,
-            }
-        }
-        Ok(out)
-    }
+    /// Deletes the object; deleting an absent key succeeds.
+    async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), Error>;
+
+    /// One ListObjectsV2 page (up to 1000 keys) of the keys under `prefix`, continuing after
+    /// the page whose `next` was `continuation`.
+    async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: Option<&str>,
+        continuation: Option<String>,
+    ) -> Result<ObjectPage, Error>;
+
+    /// A presigned PutObject. `content_type` and `content_length`, when given, are signed:
+    /// the client must send them as in [`Presigned::headers`]. The lifetime is `expires_in`
+    /// cut to the signing credentials' remaining life and to 7 days ([`Presigned::expires_at`]
+    /// tells).
+    async fn presign_put(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: Option<&str>,
+        content_length: Option<u64>,
+        expires_in: Duration,
+    ) -> Result<Presigned, Error>;
+
+    /// A presigned GetObject, cut like [`S3Backend::presign_put`]; with
+    /// `response_content_disposition`, S3 answers with that `Content-Disposition`.
+    async fn presign_get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expires_in: Duration,
+        response_content_disposition: Option<String>,
+    ) -> Result<Presigned, Error>;
 }
 
 /// Classifies a failed SDK call to S3. A credential failure inside the SDK (the credentials
 /// provider is [`RoleCredentials`]) is that failure, so it names Credential Store or STS.
-pub fn sdk_error<E, R>(
+pub fn sdk_error<E>(
     operation: &'static str,
     endpoint: &str,
-    e: &aws_sdk_s3::error::SdkError<E, R>,
+    e: &aws_sdk_s3::error::SdkError<E, HttpResponse>,
 ) -> Error
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     use aws_sdk_s3::error::SdkError;
     if let Some(inner) = find::<Error>(e) {
@@ -169,7 +224,7 @@ where
         SdkError::ServiceError(se) => Error::S3 {
             operation,
             code: se.err().code().unwrap_or("Unknown").to_owned(),
-            status: None,
+            status: Some(se.raw().status().as_u16()),
             message: crate::error::cut(se.err().message().unwrap_or_default()),
         },
         SdkError::TimeoutError(_) => Error::S3Timeout {
@@ -211,64 +266,4 @@ fn find<'a, T: std::error::Error + 'static>(
         cur = err.source();
     }
     None
-}
-
-/// An in-memory [`S3Backend`] for tests of the app: buckets kept in order by name, and a
-/// failure that can be switched on to stand for S3 refusing, unreachable or slow.
-#[derive(Debug, Default)]
-pub struct MemoryS3 {
-    buckets: std::sync::Mutex<std::collections::BTreeMap<String, std::time::SystemTime>>,
-    failure: std::sync::Mutex<Option<Error>>,
-    calls: std::sync::atomic::AtomicU64,
-}
-
-impl MemoryS3 {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a bucket created at `created`.
-    pub fn add_bucket(&self, name: &str, created: std::time::SystemTime) {
-        self.buckets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), created);
-    }
-
-    /// Makes every call fail with `failure` (`None`: succeed again).
-    pub fn fail_with(&self, failure: Option<Error>) {
-        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = failure;
-    }
-
-    /// How many calls were made.
-    pub fn calls(&self) -> u64 {
-        self.calls.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-#[async_trait::async_trait]
-impl S3Backend for MemoryS3 {
-    async fn list_buckets(&self) -> Result<Vec<Bucket>, Error> {
-        self.calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(e) = self
-            .failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        {
-            return Err(e);
-        }
-        Ok(self
-            .buckets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(name, created)| Bucket {
-                name: name.clone(),
-                created: Some(*created),
-            })
-            .collect())
-    }
 }

@@ -15,16 +15,16 @@ use cfenv::Vcap;
 use devstack::aws_identity::ManualClock;
 use devstack::{DevConfig, DevStack};
 
-struct Local {
-    dev: DevStack,
+pub(crate) struct Local {
+    pub(crate) dev: DevStack,
     clock: Arc<ManualClock>,
-    link: AwsLink,
+    pub(crate) link: AwsLink,
     _dir: tempfile::TempDir,
 }
 
-const BUCKET: &str = "bridge-documents";
+pub(crate) const BUCKET: &str = "bridge-documents";
 
-async fn start() -> Local {
+pub(crate) async fn start() -> Local {
     start_with(|_| {}).await
 }
 
@@ -80,7 +80,7 @@ async fn start_with(configure: impl FnOnce(&mut DevConfig)) -> Local {
     }
 }
 
-fn register(c: &aws_credential_types::Credentials) {
+pub(crate) fn register(c: &aws_credential_types::Credentials) {
     testkit::logs::secret(c.secret_access_key());
     if let Some(t) = c.session_token() {
         testkit::logs::secret(t);

@@ -15,6 +15,9 @@ mod local_s3;
 /// The real STS and S3 clients against moto, a second implementation of both APIs (plain
 /// http and https with an extra root certificate).
 mod moto;
+/// `S3Backend`'s object operations through `SdkS3` (streamed uploads in parts, aborts,
+/// ranges, listing, presigned URLs), each against the dev stack's local S3 and against moto.
+mod objects;
 /// The S3 client's endpoint, addressing and checksum settings (offline, via presigning).
 mod s3;
 /// `AwsSettings::from_vcap`: the sample VCAP document, defaults, errors naming fields.

@@ -19,10 +19,10 @@ use serde_json::json;
 
 use crate::common::{Moto, vcap_with};
 
-const REGION: &str = "eu-central-1";
+pub(crate) const REGION: &str = "eu-central-1";
 const ROLE: &str = "arn:aws:iam::123456789012:role/btp-s3-access";
 
-fn settings(endpoint: &str) -> AwsSettings {
+pub(crate) fn settings(endpoint: &str) -> AwsSettings {
     let config = json!({
         "region": REGION,
         "roleArn": ROLE,
@@ -37,7 +37,7 @@ fn settings(endpoint: &str) -> AwsSettings {
 }
 
 /// Long-term keys in an in-memory Credential Store, the secret registered for the scan.
-async fn keys() -> LongTermKeys {
+pub(crate) async fn keys() -> LongTermKeys {
     let secret = testkit::logs::secret("wJalrXUtnFEMI/K7MDENG/bPxRfiCYMOTOKEY01");
     let store = Arc::new(InMemoryStore::default());
     store
@@ -52,7 +52,7 @@ async fn keys() -> LongTermKeys {
     LongTermKeys::new(store, "aws", "aws-iam-user")
 }
 
-fn options(extra_roots_pem: Vec<Vec<u8>>) -> LinkOptions {
+pub(crate) fn options(extra_roots_pem: Vec<Vec<u8>>) -> LinkOptions {
     LinkOptions {
         extra_roots_pem,
         // Short, so a broken set-up fails fast.
