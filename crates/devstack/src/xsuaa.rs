@@ -4,7 +4,9 @@
 //!
 //! - `POST /oauth/token`: `client_credentials` (HTTP Basic, honouring
 //!   `X-CF-ENCODED-CREDENTIALS`; form `client_id`+`client_secret`; or mTLS with a dev-CA
-//!   certificate and form `client_id`), `authorization_code` and `refresh_token`.
+//!   certificate and form `client_id`), `authorization_code`, `refresh_token` and `password`
+//!   (the resource owner password grant: a user's token without the login page, for command
+//!   line clients), each only for clients whose grant types list it.
 //! - `GET /oauth/authorize` → a login page; `POST /login.do` → `302` back to the app with a
 //!   single-use code (5 minutes). Redirect URIs must match the descriptor's `redirect-uris`.
 //! - `GET /token_keys` (JWKS; `zid` ignored), `GET /.well-known/openid-configuration`.

@@ -1,5 +1,9 @@
 //! The XSUAA token client (docs/protocols.md §XSUAA token endpoint): client-credentials tokens
-//! with a cache, and the uncached user grants (`authorization_code`, `refresh_token`).
+//! with a cache, and the uncached user grants (`authorization_code`, `refresh_token`, and the
+//! resource owner `password` grant of RFC 6749 §4.3 for command-line clients:
+//! `grant_type=password&username=…&password=…` with the client's own authentication, as in
+//! SAP's "Password Grant" for XSUAA; the client's `grant-types` in `xs-security.json` must
+//! list `password`).
 //!
 //! - **Secret bindings** (`binding-secret`, `instance-secret`): `POST {url}/oauth/token` with
 //!   `grant_type=client_credentials&client_id=…&client_secret=…` in the form body, the variant
@@ -104,7 +108,7 @@ pub struct AccessToken {
     pub scopes: Vec<String>,
 }
 
-/// Tokens from a user grant (`authorization_code`, `refresh_token`).
+/// Tokens from a user grant (`authorization_code`, `refresh_token`, `password`).
 #[derive(Debug, Clone)]
 pub struct UserTokens {
     /// The access token (JWT).
@@ -350,6 +354,23 @@ impl TokenClient {
         let form = vec![
             ("grant_type", "refresh_token".to_owned()),
             ("refresh_token", refresh_token.expose().to_owned()),
+        ];
+        self.send(form, None).await.and_then(user_tokens)
+    }
+
+    /// A user's tokens with the resource owner password grant (uncached): the user's name and
+    /// password go in the form next to the client's authentication. XSUAA answers a wrong
+    /// password or an unknown user with a 401 `unauthorized` ([`TokenError::Rejected`]). The
+    /// password appears in no error, log line or `Debug` output.
+    pub async fn password(
+        &self,
+        username: &str,
+        password: &Secret,
+    ) -> Result<UserTokens, TokenError> {
+        let form = vec![
+            ("grant_type", "password".to_owned()),
+            ("username", username.to_owned()),
+            ("password", password.expose().to_owned()),
         ];
         self.send(form, None).await.and_then(user_tokens)
     }

@@ -792,7 +792,12 @@ mod tests {
         assert_eq!(d.refresh_token_validity(), 604_800);
         assert_eq!(
             d.grant_types(),
-            ["client_credentials", "authorization_code", "refresh_token"]
+            [
+                "client_credentials",
+                "authorization_code",
+                "refresh_token",
+                "password"
+            ]
         );
         assert_eq!(
             d.scopes_for_role_collections(&["Bridge Viewer"], "bridge!t1"),

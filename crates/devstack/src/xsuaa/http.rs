@@ -5,7 +5,7 @@
 //!
 //! - `refusal`: [`Refusal`] and the JSON and HTML response helpers.
 //! - `form`: form bodies and query strings.
-//! - `token`: `POST /oauth/token` (client authentication and the three grants).
+//! - `token`: `POST /oauth/token` (client authentication and the four grants).
 //! - `login`: `GET /oauth/authorize` and `POST /login.do` (the browser sign-in).
 //! - `keys`: `GET /token_keys`, `GET /.well-known/openid-configuration`,
 //!   `POST /admin/rotate-keys`.
@@ -49,7 +49,12 @@ const ROUTES: &[&str] = &[
 ];
 
 /// The grant types the local XSUAA implements.
-const SUPPORTED_GRANTS: &[&str] = &["client_credentials", "authorization_code", "refresh_token"];
+const SUPPORTED_GRANTS: &[&str] = &[
+    "client_credentials",
+    "authorization_code",
+    "refresh_token",
+    "password",
+];
 
 pub(super) fn router(x: LocalXsuaa) -> Router {
     Router::new()

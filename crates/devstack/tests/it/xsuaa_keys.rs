@@ -221,7 +221,12 @@ async fn openid_configuration() {
     );
     assert_eq!(
         doc["grant_types_supported"],
-        json!(["client_credentials", "authorization_code", "refresh_token"])
+        json!([
+            "client_credentials",
+            "authorization_code",
+            "refresh_token",
+            "password"
+        ])
     );
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],

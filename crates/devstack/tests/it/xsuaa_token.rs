@@ -1,11 +1,11 @@
 //! The local XSUAA's token endpoint over real HTTPS: client authentication (form fields, Basic,
-//! Basic with `X-CF-ENCODED-CREDENTIALS`, mTLS), the token response, and the exact error
-//! answers (docs/protocols.md §XSUAA token endpoint).
+//! Basic with `X-CF-ENCODED-CREDENTIALS`, mTLS), the token response, the password grant, and
+//! the exact error answers (docs/protocols.md §XSUAA token endpoint).
 
 use cfenv::{Vcap, XsuaaCredentialType};
 use devstack::xsuaa::ClientSpec;
 
-use crate::common::{Answer, Auth, Stack, jwt_parts};
+use crate::common::{Answer, Auth, Stack, jwt_parts, verify_rs256};
 
 fn cc() -> (&'static str, &'static str) {
     ("grant_type", "client_credentials")
@@ -164,12 +164,13 @@ async fn request_errors_are_400_with_oauth_codes() {
     let (id, secret) = (s.client_id(), s.client_secret());
     let auth = || Auth::Basic(&id, &secret);
 
-    let a = s.token(auth(), &[("grant_type", "password")]).await;
+    // A grant XSUAA knows but the local one does not implement.
+    let a = s.token(auth(), &[("grant_type", "user_token")]).await;
     assert_eq!(a.status, 400);
     assert_eq!(a.json["error"], "unsupported_grant_type");
     assert_eq!(
         a.json["error_description"],
-        "Unsupported grant type: password"
+        "Unsupported grant type: user_token"
     );
 
     let a = s.token(auth(), &[("grant_type", "magic")]).await;
@@ -344,5 +345,184 @@ async fn the_binding_is_what_cf_would_generate() {
         .unwrap();
     assert_eq!(binding.credential_type, XsuaaCredentialType::BindingSecret);
     assert_eq!(binding.zoneid.as_deref(), Some(zone));
+    s.dev.stop().await;
+}
+
+/// The claims of two tokens of the same user, minus what differs between any two issues.
+fn stable_claims(token: &str) -> serde_json::Value {
+    stable(jwt_parts(token).1)
+}
+
+fn stable(mut c: serde_json::Value) -> serde_json::Value {
+    for f in ["jti", "iat", "exp", "auth_time", "grant_type"] {
+        assert!(c.get(f).is_some(), "{f} missing: {c}");
+        c.as_object_mut().unwrap().remove(f);
+    }
+    c
+}
+
+#[tokio::test]
+async fn password_grant_answers_the_users_tokens_as_the_login_page_does() {
+    let s = Stack::start().await;
+    let (id, secret) = (s.client_id(), s.client_secret());
+    let password = testkit::logs::secret(s.password_of("alice"));
+    let a = s
+        .token(
+            Auth::None,
+            &[
+                ("grant_type", "password"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+                ("username", "alice"),
+                ("password", &password),
+            ],
+        )
+        .await;
+    assert_token_response(&a);
+    assert_eq!(a.json["scope"], "openid bridge!t1.Read bridge!t1.Write");
+    let refresh = a.json["refresh_token"].as_str().unwrap().to_owned();
+    let (_, id_token) = jwt_parts(a.json["id_token"].as_str().unwrap());
+    assert_eq!(id_token["user_name"], "alice");
+    assert_eq!(id_token["grant_type"], "password");
+    assert!(verify_rs256(&a.access_token(), &s.token_keys().await).is_ok());
+
+    // The same claims as the authorization-code token of that user, but the grant type.
+    let (_, claims) = jwt_parts(&a.access_token());
+    assert_eq!(claims["grant_type"], "password");
+    let via_login = s.user_tokens("alice").await;
+    assert_eq!(
+        stable_claims(&a.access_token()),
+        stable_claims(&via_login.access_token())
+    );
+    assert_eq!(
+        stable_claims(&a.access_token()),
+        stable(s.dev.xsuaa().user_claims("alice").unwrap())
+    );
+
+    // Its refresh token works like any other.
+    let r = s
+        .token(
+            Auth::Basic(&id, &secret),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["scope"], "openid bridge!t1.Read bridge!t1.Write");
+
+    // Bob holds Bridge Viewer: Read only. Basic client auth works too.
+    let bob = testkit::logs::secret(s.password_of("bob"));
+    let b = s
+        .token(
+            Auth::Basic(&id, &secret),
+            &[
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", &bob),
+            ],
+        )
+        .await;
+    assert_token_response(&b);
+    let (_, c) = jwt_parts(&b.access_token());
+    assert_eq!(c["scope"], serde_json::json!(["openid", "bridge!t1.Read"]));
+    assert_eq!(c["user_name"], "bob");
+
+    // Scopes can be narrowed, never widened.
+    let n = s
+        .token(
+            Auth::Basic(&id, &secret),
+            &[
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", &bob),
+                ("scope", "bridge!t1.Read"),
+            ],
+        )
+        .await;
+    assert_eq!(n.status, 200, "{}", n.text);
+    assert_eq!(n.json["scope"], "bridge!t1.Read");
+    assert!(n.json.get("id_token").is_none(), "no openid, no ID token");
+    let w = s
+        .token(
+            Auth::Basic(&id, &secret),
+            &[
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", &bob),
+                ("scope", "bridge!t1.Write"),
+            ],
+        )
+        .await;
+    assert_eq!(w.status, 400);
+    assert_eq!(w.json["error"], "invalid_scope");
+    s.dev.stop().await;
+}
+
+#[tokio::test]
+async fn password_grant_refusals_are_uaa_s() {
+    let s = Stack::start().await;
+    let (id, secret) = (s.client_id(), s.client_secret());
+    let auth = || Auth::Basic(&id, &secret);
+    let password = testkit::logs::secret(s.password_of("alice"));
+    let wrong = testkit::logs::secret(format!("{password}x"));
+
+    // A wrong password and an unknown user get the same answer.
+    for (user, pw) in [("alice", wrong.as_str()), ("mallory", password.as_str())] {
+        let a = s
+            .token(
+                auth(),
+                &[
+                    ("grant_type", "password"),
+                    ("username", user),
+                    ("password", pw),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, 401, "{user}");
+        assert_eq!(
+            a.json,
+            serde_json::json!({"error": "unauthorized", "error_description": "Name or password mismatch"})
+        );
+        assert!(!a.text.contains(pw));
+    }
+
+    let a = s
+        .token(auth(), &[("grant_type", "password"), ("username", "alice")])
+        .await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.json["error"], "invalid_request");
+
+    // The client's secret is checked before the user's password.
+    let a = s
+        .token(
+            Auth::Basic(&id, &wrong),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", &password),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.json["error_description"], "Bad credentials");
+
+    // A client whose grant types do not list `password` may not use it.
+    let cc_only = s.dev.xsuaa().register_client(ClientSpec::new("sb-cc!t1"));
+    testkit::logs::secret(cc_only.expose());
+    let a = s
+        .token(
+            Auth::Basic("sb-cc!t1", cc_only.expose()),
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", &password),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.json["error"], "unauthorized_client");
+    assert_eq!(
+        a.json["error_description"],
+        "Unauthorized grant type: password"
+    );
     s.dev.stop().await;
 }

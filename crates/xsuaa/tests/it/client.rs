@@ -322,6 +322,74 @@ async fn user_grants_use_the_client_auth_and_are_not_cached() {
 }
 
 #[tokio::test]
+async fn password_grant_sends_the_user_credentials_beside_the_client_auth() {
+    testkit::logs::init();
+    let password = Secret::new(testkit::logs::secret("p@ss word+with=odd&chars"));
+    let (uaa, client) = setup(ClientAuthStyle::Form).await;
+    let tokens = client.password("alice", &password).await.unwrap();
+    let issued = uaa.issued();
+    assert_eq!(tokens.access_token.expose(), issued[0]);
+    assert_eq!(tokens.refresh_token.as_ref().unwrap().expose(), issued[1]);
+    assert_eq!(
+        tokens.scopes,
+        [format!("{XSAPPNAME}.Read"), "uaa.resource".into()]
+    );
+    let [req] = uaa.requests().try_into().unwrap();
+    assert_eq!(
+        req.form(),
+        [
+            ("grant_type".into(), "password".into()),
+            ("client_id".into(), CLIENTID.into()),
+            ("client_secret".into(), client_secret()),
+            ("username".into(), "alice".into()),
+            ("password".into(), password.expose().to_owned()),
+        ]
+    );
+    assert_eq!(
+        req.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+
+    // Uncached: a second call asks again. With Basic, the form holds only the grant.
+    let (uaa, basic) = setup(ClientAuthStyle::Basic).await;
+    basic.password("alice", &password).await.unwrap();
+    basic.password("alice", &password).await.unwrap();
+    assert_eq!(uaa.count(), 2);
+    let keys: Vec<_> = uaa.requests()[0]
+        .form()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["grant_type", "username", "password"]);
+    assert!(uaa.requests()[0].header("authorization").is_some());
+
+    // UAA's answer to a wrong password: 401 `unauthorized`, never echoing the password.
+    uaa.reply(Reply::Status(
+        401,
+        r#"{"error":"unauthorized","error_description":"Name or password mismatch"}"#.into(),
+    ));
+    let err = basic.password("alice", &password).await.unwrap_err();
+    assert_eq!(
+        err,
+        TokenError::Rejected {
+            status: 401,
+            error: Some("unauthorized".into()),
+            error_description: Some("Name or password mismatch".into()),
+        }
+    );
+    assert!(!err.is_transient());
+    for shown in [
+        format!("{err:?}"),
+        err.to_string(),
+        format!("{basic:?}"),
+        format!("{tokens:?}"),
+    ] {
+        assert!(!shown.contains(password.expose()), "{shown}");
+        assert!(!shown.contains(&enc(password.expose())), "{shown}");
+    }
+}
+
+#[tokio::test]
 async fn x509_binding_posts_client_id_only_to_certurl() {
     let uaa = FakeUaa::start().await;
     let cert = rcgen::generate_simple_self_signed(vec!["client".into()]).unwrap();

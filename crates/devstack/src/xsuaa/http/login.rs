@@ -170,7 +170,13 @@ fn sign_in(x: &LocalXsuaa, body: &[u8], log: &mut LogFields) -> Result<Response,
     Ok(resp)
 }
 
-fn check_password<'a>(x: &'a LocalXsuaa, username: &str, password: &str) -> Option<&'a User> {
+/// The user `username` if `password` is theirs (compared in constant time; an unknown user
+/// costs the same comparison).
+pub(super) fn check_password<'a>(
+    x: &'a LocalXsuaa,
+    username: &str,
+    password: &str,
+) -> Option<&'a User> {
     let user = x.user(username);
     // Compare against something even for unknown users, so timing says little.
     let expected = user.map_or("\u{0}unknown user\u{0}", |u| u.password.expose());

@@ -64,6 +64,16 @@ impl Refusal {
         }
     }
 
+    /// A password grant with a wrong password or an unknown user: UAA's 401 (it does not say
+    /// which of the two was wrong).
+    pub(super) fn name_or_password() -> Self {
+        Self::json(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Name or password mismatch",
+        )
+    }
+
     pub(super) fn admin() -> Self {
         Self {
             kind: Kind::AdminAuth,

@@ -1,6 +1,15 @@
 //! `POST /oauth/token`: client authentication (HTTP Basic, form secret or a registered client
-//! certificate) and the `client_credentials`, `authorization_code` and `refresh_token` grants,
-//! answered with signed tokens.
+//! certificate) and the `client_credentials`, `authorization_code`, `refresh_token` and
+//! `password` grants, answered with signed tokens.
+//!
+//! The resource owner password grant (RFC 6749 §4.3) takes the client's authentication plus
+//! `username` and `password` form fields, and answers the same tokens as a sign-in through the
+//! login page would (access token with the user's role-collection scopes, refresh token, ID
+//! token), with `grant_type` `password`. Like every grant it is refused with
+//! `unauthorized_client` when the client's grant types (the descriptor's `grant-types`) do not
+//! list it. A wrong password or an unknown user is UAA's answer, a 401 `unauthorized` "Name or
+//! password mismatch" (UAA deliberately answers 401 rather than RFC 6749's 400
+//! `invalid_grant`: <https://github.com/cloudfoundry/uaa/issues/599>).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,6 +21,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD
 use serde_json::{Value, json};
 
 use super::form::{Form, url_decode};
+use super::login::check_password;
 use super::refusal::{Kind, Refusal, json_response, printable};
 use super::{LogFields, SUPPORTED_GRANTS, finish};
 use crate::tls::PeerCertificate;
@@ -85,6 +95,7 @@ fn issue(
     match grant {
         "client_credentials" => client_credentials(x, &client, &form),
         "authorization_code" => authorization_code(x, &client, &form),
+        "password" => password(x, &client, &form),
         _ => refresh_token(x, &client, &form),
     }
 }
@@ -247,6 +258,34 @@ fn authorization_code(x: &LocalXsuaa, client: &Client, form: &Form) -> Result<Re
         pending.auth_time,
         pending.nonce.as_deref(),
         &refresh,
+    )
+}
+
+/// The resource owner password grant: the user's own credentials in the form, checked like the
+/// login page checks them (in constant time, unknown users too).
+fn password(x: &LocalXsuaa, client: &Client, form: &Form) -> Result<Response, Refusal> {
+    let (Some(username), Some(password)) = (form.get("username"), form.get("password")) else {
+        return Err(Refusal::invalid_request(
+            "A username and a password must be supplied.",
+        ));
+    };
+    let user = check_password(x, username, password).ok_or_else(Refusal::name_or_password)?;
+    let granted = x.user_scopes(user, None);
+    let scopes = narrow(form.get("scope"), &granted)?;
+    let auth_time = now();
+    let refresh = new_refresh_token(
+        x,
+        RefreshGrant {
+            client_id: client.id.clone(),
+            username: user.username.clone(),
+            scope: form.get("scope").map(|_| scopes.clone()),
+            auth_time,
+            expires_at: auth_time + i64::from(x.inner.descriptor.refresh_token_validity()),
+            created: auth_time,
+        },
+    );
+    user_tokens(
+        x, &client.id, "password", user, &scopes, auth_time, None, &refresh,
     )
 }
 
