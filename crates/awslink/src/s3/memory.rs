@@ -422,6 +422,7 @@ impl S3Backend for MemoryS3 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::s3::{BodyError, ByteStream};

@@ -531,6 +531,12 @@ impl S3Backend for SdkS3 {
                     .and_then(|d| SystemTime::try_from(*d).ok()),
             })),
             Err(e) => {
+                // HeadObject's answer is its status line: a 404 is "absent" even when the
+                // response then breaks (a HEAD response must not have a body; a server that
+                // sends one anyway makes the HTTP/2 stream fail after the status arrived).
+                if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) {
+                    return Ok(None);
+                }
                 let err = sdk_error("HeadObject", &self.endpoint, &e);
                 if err.is_not_found() {
                     Ok(None)

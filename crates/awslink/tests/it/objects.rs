@@ -29,7 +29,9 @@ const MIB: usize = 1024 * 1024;
 enum Server {
     Dev(Box<Local>),
     /// Kept for its lifetime: dropping it kills moto.
-    Moto { _server: Moto },
+    Moto {
+        server: Moto,
+    },
 }
 
 /// One S3 server with the clients the tests need.
@@ -88,7 +90,7 @@ impl Target {
             s3: seam(&link),
             link,
             bucket: bucket.to_owned(),
-            server: Server::Moto { _server: moto },
+            server: Server::Moto { server: moto },
         }
     }
 
@@ -114,28 +116,36 @@ impl Target {
     /// Multipart uploads in progress and the parts they hold.
     async fn uploads(&self) -> (usize, usize) {
         match &self.server {
-            Server::Moto { .. } => {
-                let raw = &self.link.s3;
-                let out = raw
+            Server::Moto { server } => {
+                let out = self
+                    .link
+                    .s3
                     .list_multipart_uploads()
                     .bucket(&self.bucket)
                     .send()
                     .await
                     .unwrap();
-                let mut parts = 0;
+                let (mut uploads, mut parts) = (0, 0);
                 for u in out.uploads() {
-                    parts += raw
-                        .list_parts()
-                        .bucket(&self.bucket)
-                        .key(u.key().unwrap())
-                        .upload_id(u.upload_id().unwrap())
-                        .send()
-                        .await
-                        .unwrap()
-                        .parts()
-                        .len();
+                    // moto 5.2.5 answers ListParts with a `ListPartsResponse` root, which the
+                    // SDK refuses, so the parts are counted in the XML itself (moto checks no
+                    // signatures: a plain GET is enough).
+                    let url = format!(
+                        "{}/{}/{}?uploadId={}",
+                        server.url,
+                        self.bucket,
+                        u.key().unwrap(),
+                        u.upload_id().unwrap()
+                    );
+                    let xml = reqwest::get(&url).await.unwrap().text().await.unwrap();
+                    if xml.contains("<Code>NoSuchUpload</Code>") {
+                        continue; // aborted since it was listed
+                    }
+                    assert!(xml.contains("<ListPartsResponse"), "{xml}");
+                    uploads += 1;
+                    parts += xml.matches("<Part>").count();
                 }
-                (out.uploads().len(), parts)
+                (uploads, parts)
             }
             Server::Dev(local) => {
                 let (mut uploads, mut parts) = (0, 0);
@@ -261,6 +271,19 @@ async fn small_roundtrip_head_and_delete(t: &Target) {
     assert!(err.is_not_found(), "{err:?}");
     assert!(!err.is_transient(), "{err:?}");
 
+    // An empty body is an empty object.
+    let empty =
+        t.s3.put_object(t.put("docs/empty", stream(Vec::new())))
+            .await
+            .unwrap();
+    assert_eq!((empty.size, empty.parts), (0, 1));
+    let got =
+        t.s3.get_object(&t.bucket, "docs/empty", None)
+            .await
+            .unwrap();
+    assert_eq!(got.content_length, 0);
+    assert!(read(got).await.is_empty());
+
     t.s3.delete_object(&t.bucket, "docs/small one.txt")
         .await
         .unwrap();
@@ -382,6 +405,14 @@ async fn ranges(t: &Target) {
         (ByteRange::Suffix(10), 990, 999),
         (ByteRange::Suffix(5000), 0, 999),
     ] {
+        if matches!(
+            (&t.server, range),
+            (Server::Dev(_), ByteRange::Suffix(5000))
+        ) {
+            // s3s-fs 0.14.1 seeks `length` bytes back from the end without cutting `length` to
+            // the object's size and answers 500; S3 (and moto) send the whole object.
+            continue;
+        }
         let got =
             t.s3.get_object(&t.bucket, "docs/range.bin", Some(range))
                 .await
@@ -421,7 +452,11 @@ async fn list_pages_under_a_prefix(t: &Target) {
         assert!(page.objects.len() <= 3, "{page:?}");
         for o in page.objects {
             assert_eq!(o.size, o.key.len() as u64);
-            assert!(o.e_tag.is_some() && o.last_modified.is_some(), "{o:?}");
+            assert!(o.last_modified.is_some(), "{o:?}");
+            if let Server::Moto { .. } = t.server {
+                // s3s-fs 0.14.1 lists no ETags; S3 and moto do.
+                assert!(o.e_tag.is_some(), "{o:?}");
+            }
             keys.push(o.key);
         }
         match page.next {
@@ -475,6 +510,25 @@ async fn presigned_put_and_get(t: &Target) {
             .unwrap();
     assert_eq!(got.content_type.as_deref(), Some("application/pdf"));
     assert!(read(got).await == data, "the presigned upload differs");
+
+    assert!(
+        put.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("content-length") && v == "4096"),
+        "{put:?}"
+    );
+    if let Server::Dev(_) = t.server {
+        // The length is signed: another one is refused (the local S3 checks signatures; moto
+        // does not).
+        let mut req = t.http(&put.url).put(&put.url);
+        for (name, value) in &put.headers {
+            if !name.eq_ignore_ascii_case("content-length") {
+                req = req.header(name, value);
+            }
+        }
+        let resp = req.body(pattern(4095)).send().await.unwrap();
+        assert_eq!(resp.status(), 403);
+    }
 
     let disposition = "attachment; filename=\"report.pdf\"";
     let get =
