@@ -39,6 +39,9 @@ pub enum Command {
     Schedule(commands::schedule::ScheduleCommand),
     /// The run history of the job endpoints (newest first), from the app's database.
     Runs(commands::runs::RunsArgs),
+    /// Documents through the app's OData API (`/catalog/Documents`): upload, list, get, rm,
+    /// audit.
+    Docs(commands::docs::DocsArgs),
     /// Rotate the signing key of a running `bridge dev`'s local XSUAA (the old key stays
     /// published for a grace period, as on BTP).
     #[cfg(feature = "dev")]
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Token(args) => commands::token::run(args).await,
             Command::Schedule(command) => commands::schedule::run(command),
             Command::Runs(args) => commands::runs::run(args).await,
+            Command::Docs(args) => commands::docs::run(args).await,
             #[cfg(feature = "dev")]
             Command::RotateKeys(args) => commands::rotate::run(args).await,
         }

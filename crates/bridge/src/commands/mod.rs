@@ -5,6 +5,7 @@
 pub mod creds;
 #[cfg(feature = "dev")]
 pub mod dev;
+pub mod docs;
 pub mod env;
 #[cfg(feature = "dev")]
 pub mod rotate;

@@ -12,6 +12,8 @@ mod browser;
 mod creds;
 /// `bridge dev`: banner, masking, shutdown.
 mod dev;
+/// `bridge docs …` against `bridge dev`: upload, list, get, rm, audit as the dev users.
+mod docs;
 /// `bridge env check`.
 mod env;
 /// `bridge runs`: the run history from SQLite and from a bound PostgreSQL.
