@@ -108,6 +108,46 @@ fn number(var: &str, min: u64, max: u64) -> anyhow::Result<Option<u64>> {
     }
 }
 
+/// `BRIDGE_DOCUMENT_KEY_TEMPLATE`: the object key template of documents.
+pub const DOCUMENT_KEY_TEMPLATE: &str = "BRIDGE_DOCUMENT_KEY_TEMPLATE";
+/// `BRIDGE_DOCUMENT_MAX_BYTES`: the largest document.
+pub const DOCUMENT_MAX_BYTES: &str = "BRIDGE_DOCUMENT_MAX_BYTES";
+/// `BRIDGE_DOCUMENT_MEDIA_TYPES`: the accepted media types (comma-separated, `type/*` allowed).
+pub const DOCUMENT_MEDIA_TYPES: &str = "BRIDGE_DOCUMENT_MEDIA_TYPES";
+/// `BRIDGE_RECONCILE_GRACE_S`: how old an unreferenced object or a stalled upload must be
+/// before reconcile repairs it.
+pub const RECONCILE_GRACE_S: &str = "BRIDGE_RECONCILE_GRACE_S";
+/// `BRIDGE_PRESIGN_LIFETIME_S`: the longest life of a presigned URL.
+pub const PRESIGN_LIFETIME_S: &str = "BRIDGE_PRESIGN_LIFETIME_S";
+
+/// The document settings for `bucket`, with the variables above applied.
+pub fn documents(bucket: String) -> anyhow::Result<crate::app::documents::DocumentSettings> {
+    use anyhow::Context as _;
+    let mut s = crate::app::documents::DocumentSettings::new(bucket)?;
+    if let Ok(t) = std::env::var(DOCUMENT_KEY_TEMPLATE)
+        && !t.is_empty()
+    {
+        s.key_template = documents::keys::KeyTemplate::parse(&t)
+            .with_context(|| format!("{DOCUMENT_KEY_TEMPLATE}: invalid template"))?;
+    }
+    if let Some(n) = number(DOCUMENT_MAX_BYTES, 1, 5 * 1024 * 1024 * 1024 * 1024)? {
+        s.max_bytes = n;
+    }
+    if let Ok(list) = std::env::var(DOCUMENT_MEDIA_TYPES)
+        && !list.is_empty()
+    {
+        s.media = documents::media::MediaPolicy::parse(&list)
+            .with_context(|| format!("{DOCUMENT_MEDIA_TYPES}: invalid list"))?;
+    }
+    if let Some(n) = number(RECONCILE_GRACE_S, 0, 30 * 86_400)? {
+        s.reconcile_grace = Duration::from_secs(n);
+    }
+    if let Some(n) = number(PRESIGN_LIFETIME_S, 1, 7 * 86_400)? {
+        s.presign_lifetime = Duration::from_secs(n);
+    }
+    Ok(s)
+}
+
 /// `BRIDGE_ALERT_GRACE_S`: how long after an occurrence's time (and flexible window) its call
 /// may still arrive before the watchdog judges it (default 600 s: Lambda's two asynchronous
 /// retries, about three minutes, with room to spare).

@@ -36,6 +36,7 @@ use odata::{apply, csdl, document, payload};
 
 use super::AppState;
 use super::auth::{Authorized, Read};
+use super::documents;
 use super::error::ApiError;
 use super::upstream::{self, dependency};
 
@@ -84,6 +85,10 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
 /// }
 /// ```
 pub fn model() -> Service {
+    super::documents::add_to_model(buckets_and_runs())
+}
+
+fn buckets_and_runs() -> Service {
     Service::new("CatalogService")
         .entity_set(
             "Buckets",
@@ -142,16 +147,26 @@ pub struct RouteLabel(pub String);
 
 async fn dispatch(
     State(state): State<AppState>,
-    Authorized(_principal, _): Authorized<Read>,
+    Authorized(principal, _): Authorized<Read>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let raw_path = uri.path().strip_prefix("/catalog/").unwrap_or("");
     let (label, result) = match odata::path::parse(&CATALOG.service, raw_path) {
         Ok(resource) => {
             let label = label(&resource);
-            let result = if matches!(resource, Resource::Batch) {
+            let result = if documents::owns(&resource) {
+                let req = documents::DocRequest {
+                    state: &state,
+                    principal: &principal,
+                    method: &method,
+                    query: uri.query(),
+                    headers: &headers,
+                };
+                documents::handle(req, &CATALOG.service, &resource, body).await
+            } else if matches!(resource, Resource::Batch) {
                 Err(ApiError::OData(
                     odata::Error::new(
                         501,
@@ -203,6 +218,10 @@ fn label(resource: &Resource<'_>) -> String {
             format!("/catalog/{}(…)/{name}{value}", set.name)
         }
         Resource::FunctionCall { function, .. } => format!("/catalog/{}()", function.name),
+        Resource::Stream { set, .. } => format!("/catalog/{}(…)/content", set.name),
+        Resource::BoundAction { set, action, .. } => {
+            format!("/catalog/{}(…)/{}", set.name, action.name)
+        }
     }
 }
 
@@ -241,7 +260,9 @@ async fn read(
                 )
             })
         }
-        Resource::Batch => Err(ApiError::Internal("$batch reached read".into())),
+        Resource::Batch | Resource::Stream { .. } | Resource::BoundAction { .. } => Err(
+            ApiError::Internal("a document resource reached read".into()),
+        ),
         Resource::Collection { .. } | Resource::FunctionCall { .. } => {
             let ty = entity_type(resource)?;
             let options = QueryOptions::parse(query, ty)?;

@@ -303,8 +303,56 @@ impl IntoResponse for ApiError {
 }
 
 impl From<runs::Error> for ApiError {
+    /// The store's verdicts on a document request are the client's answers (404, 409, 412,
+    /// the OData 400 of an untranslatable query); everything else is the database's failure.
     fn from(e: runs::Error) -> Self {
-        ApiError::Store(e)
+        let odata = |status: u16, message: String| {
+            ApiError::OData(odata::Error::new(status, message).with_code(status.to_string()))
+        };
+        match e {
+            runs::Error::Query(e) => ApiError::OData(e),
+            runs::Error::DocumentNotFound(id) => odata(404, format!("No document with ID {id}")),
+            runs::Error::DocumentExists(id) => odata(
+                409,
+                format!("A document with ID {id} or its object key exists already"),
+            ),
+            runs::Error::Conflict { id, status } => odata(
+                409,
+                format!(
+                    "The document {id} is {}; this change is not possible now",
+                    status.as_str()
+                ),
+            ),
+            runs::Error::VersionMismatch { id, .. } => odata(
+                412,
+                format!("The document {id} has changed; read it again (If-Match)"),
+            ),
+            runs::Error::Invalid { field, detail } => {
+                odata(400, format!("Invalid {field}: {detail}"))
+            }
+            e => ApiError::Store(e),
+        }
+    }
+}
+
+impl ApiError {
+    /// A one-line description for logs and the run history (never a secret: the variants hold
+    /// none, and dependency messages are already cut).
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::Upstream(f) => format!("{}: {}", f.dependency, f.detail),
+            ApiError::Store(e) => format!("database: {e}"),
+            ApiError::OData(e) => format!("{} {}", e.status, e.message),
+            ApiError::Unavailable { dependency, detail } => format!("{dependency}: {detail}"),
+            ApiError::BadRequest(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::Unprocessable(m)
+            | ApiError::Busy(m)
+            | ApiError::RequestTimeout(m)
+            | ApiError::Internal(m) => m.clone(),
+            other => other.status().to_string(),
+        }
     }
 }
 

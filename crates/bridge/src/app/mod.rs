@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod documents;
 pub mod error;
 pub mod jobs;
 pub mod login;
@@ -87,6 +88,10 @@ pub struct Inner {
     pub store: Option<runs::Store>,
     /// One permit per running job ([`MAX_RUNNING_JOBS`]).
     pub job_slots: Arc<tokio::sync::Semaphore>,
+    /// How documents are kept; `None` when no bucket is configured (`Documents` answer 503).
+    pub documents: Option<documents::DocumentSettings>,
+    /// Wakes the document delete outbox ([`documents::worker::run_outbox`]).
+    pub outbox: documents::OutboxSignal,
 }
 
 /// The app's AWS access: the temporary credentials (asked for before every S3 call, so a
@@ -202,6 +207,14 @@ impl AppState {
         Ok(self)
     }
 
+    /// This state with document settings; only before it is shared (at start-up).
+    pub fn with_documents(mut self, settings: documents::DocumentSettings) -> anyhow::Result<Self> {
+        let inner = Arc::get_mut(&mut self.0)
+            .ok_or_else(|| anyhow::anyhow!("the app state is already shared"))?;
+        inner.documents = Some(settings);
+        Ok(self)
+    }
+
     /// This state with the app's database; only before it is shared (at start-up).
     pub fn with_store(mut self, store: runs::Store) -> anyhow::Result<Self> {
         let inner = Arc::get_mut(&mut self.0)
@@ -219,13 +232,18 @@ impl AppState {
         let xsuaa = vcap.xsuaa(options.xsuaa_instance.as_deref())?;
         let link = aws_link(vcap, &options)?;
         let store = runs::Store::connect_lazy(&database(vcap, &options)?)?;
+        let bucket = link.settings.bucket.clone();
         let state = Self::build(
             &xsuaa,
             options.jwks,
             AwsAccess::from_link(&link),
             options.metrics,
         )?;
-        state.with_limits(options.limits)?.with_store(store)
+        let state = state.with_limits(options.limits)?.with_store(store)?;
+        match bucket {
+            Some(bucket) => state.with_documents(crate::config::documents(bucket)?),
+            None => Ok(state),
+        }
     }
 
     /// Builds the state from the `xsuaa` binding (validator with a JWKS cache, token client)
@@ -282,6 +300,8 @@ impl AppState {
             limits: Limits::default(),
             store: None,
             job_slots: Arc::new(tokio::sync::Semaphore::new(MAX_RUNNING_JOBS)),
+            documents: None,
+            outbox: documents::OutboxSignal::default(),
         }))
     }
 }
@@ -359,6 +379,10 @@ pub fn build_router(state: AppState) -> Router {
         .route("/jobs/ping", get(jobs::ping).post(jobs::ping))
         .route("/jobs/sleep", axum::routing::post(jobs::sleep))
         .route("/jobs/runs/{id}", get(jobs::run_status))
+        .route(
+            "/jobs/reconcile",
+            axum::routing::post(documents::worker::reconcile_job),
+        )
         .route("/api/me", get(routes::me))
         .route("/login", get(login::login))
         .route("/login/callback", get(login::callback))
@@ -373,8 +397,16 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// [`Limits::request_timeout`] for every request.
+/// [`Limits::request_timeout`] for every request but a document upload, which takes as long
+/// as its bytes take and is bounded by its idle timeout instead
+/// ([`documents::DocumentSettings::transfer_idle_timeout`]).
 async fn request_deadline(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::PUT
+        && req.uri().path().starts_with("/catalog/")
+        && req.uri().path().ends_with("/content")
+    {
+        return next.run(req).await;
+    }
     let limit = state.limits.request_timeout;
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,

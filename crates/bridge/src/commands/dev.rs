@@ -63,6 +63,15 @@ pub async fn run(args: DevArgs) -> ExitCode {
         stack.stop().await;
         return super::fail(&e.context("cannot start the alert watchdog"));
     }
+    if state.documents.is_some() {
+        if let Err(e) = crate::app::documents::demo::seed(&state).await {
+            tracing::warn!(error = %format!("{e:#}"), "cannot add the demo documents");
+        }
+        tokio::spawn(crate::app::documents::worker::run_outbox(
+            state.clone(),
+            std::future::pending(),
+        ));
+    }
     print_banner(&stack, &app_url, scheduled.as_ref());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let limits = match config::server_limits() {
@@ -397,7 +406,12 @@ fn print_banner(stack: &DevStack, app_url: &str, scheduled: Option<&ScheduledCal
     }
     println!("  data directory    {}", stack.data_dir().display());
     println!();
-    println!("  OData catalog     {app_url}/catalog/  ($metadata, Buckets, getBuckets())");
+    println!(
+        "  OData catalog     {app_url}/catalog/  ($metadata, Buckets, getBuckets(), Documents)"
+    );
+    println!(
+        "  Documents         cargo run -q -p bridge -- docs list --user alice   (docs upload FILE…, docs get ID)"
+    );
     println!("  Metrics           {app_url}/metrics");
     println!();
     println!("Open {app_url}/ and sign in, then press Load Buckets:");

@@ -41,6 +41,12 @@ pub async fn run(args: ServeArgs) -> ExitCode {
     if let Some(w) = watchdog {
         tokio::spawn(w.run(chrono::Utc::now(), std::future::pending()));
     }
+    if state.documents.is_some() {
+        tokio::spawn(crate::app::documents::worker::run_outbox(
+            state.clone(),
+            std::future::pending(),
+        ));
+    }
     tracing::info!(listen.addr = %addr, "bridge serve listening");
     match serve_with(
         listener,

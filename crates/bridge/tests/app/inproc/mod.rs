@@ -6,6 +6,9 @@
 //! the end-to-end tests in the other modules prove the real chain.
 
 mod catalog;
+/// Documents: metadata on both databases, bytes in the in-memory S3, the upload rules, the
+/// outbox and reconcile.
+mod documents;
 mod hostile;
 /// The job endpoints and the run history: idempotency, 202 and the run URL, `Runs` via
 /// OData, database down, two instances on PostgreSQL.
@@ -176,6 +179,10 @@ impl TestApp {
             .with_limits(limits)
             .unwrap()
             .with_store(store.clone())
+            .unwrap()
+            .with_documents(
+                bridge::app::documents::DocumentSettings::new("bridge-documents").unwrap(),
+            )
             .unwrap();
         Self {
             state,
@@ -183,6 +190,12 @@ impl TestApp {
             store,
             _data: None,
         }
+    }
+
+    /// The same app with other document settings (before any request).
+    pub fn with_documents(mut self, settings: bridge::app::documents::DocumentSettings) -> Self {
+        self.state = self.state.with_documents(settings).unwrap();
+        self
     }
 
     /// Adds a bucket to the in-memory S3.
