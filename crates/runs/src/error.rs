@@ -4,6 +4,12 @@
 //! database's own error text, which never holds a bound value; connection settings are never
 //! part of a message (the PostgreSQL URI embeds the password). [`Error::is_unavailable`] tells
 //! the app which failures mean "the database cannot be reached" (a 503), as opposed to a bug.
+//!
+//! The documents add outcomes the app answers as client errors: [`Error::DocumentNotFound`]
+//! (404), [`Error::Conflict`] (the document is not in a status that allows the change; 409),
+//! [`Error::VersionMismatch`] (`If-Match` failed; 412) and [`Error::Query`], an OData query that
+//! cannot be pushed down to SQL, carrying the OData error (a 400 naming the option or property)
+//! the app returns as it is.
 
 /// What went wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +38,7 @@ pub enum Error {
     },
     /// A statement failed.
     #[error("{what} failed: {source}")]
-    Query {
+    Statement {
         /// Which operation (`claim`, `finish`, `list runs`, …).
         what: &'static str,
         /// What sqlx said.
@@ -50,6 +56,44 @@ pub enum Error {
     /// The run or occurrence asked for does not exist.
     #[error("no run with id {0}")]
     NotFound(uuid::Uuid),
+    /// No document with this id (or it is `deleted`, where the operation hides those).
+    #[error("no document with id {0}")]
+    DocumentNotFound(uuid::Uuid),
+    /// A document with this id or object key exists already.
+    #[error("a document with id {0} or its object key exists already")]
+    DocumentExists(uuid::Uuid),
+    /// The document's status does not allow the change (an upload of an `available` document,
+    /// two uploads at once, finishing an upload that is not running, …).
+    #[error("document {id} is {status}")]
+    Conflict {
+        /// The document.
+        id: uuid::Uuid,
+        /// Its status now.
+        status: crate::documents::DocStatus,
+    },
+    /// The document changed since the version the caller read (`If-Match`).
+    #[error("document {id} is at version {actual}, not {expected}")]
+    VersionMismatch {
+        /// The document.
+        id: uuid::Uuid,
+        /// The version the caller expected.
+        expected: i64,
+        /// The version stored.
+        actual: i64,
+    },
+    /// A value the store cannot keep (a size beyond 2^63 bytes).
+    #[error("invalid {field}: {detail}")]
+    Invalid {
+        /// Which value.
+        field: &'static str,
+        /// Why.
+        detail: String,
+    },
+    /// An OData query that cannot be translated to SQL (a property that is not a column, an
+    /// expression not supported here, a `$skiptoken` this store did not issue): the OData
+    /// error to answer with, a 400 naming the option or property.
+    #[error("{0}")]
+    Query(odata::Error),
 }
 
 impl Error {
@@ -58,17 +102,25 @@ impl Error {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Open { .. } => true,
-            Self::Query { source, .. } => unavailable(source),
+            Self::Statement { source, .. } => unavailable(source),
             Self::Migrate { source, .. } => match source {
                 sqlx::migrate::MigrateError::Execute(e) => unavailable(e),
                 _ => false,
             },
-            Self::Config(_) | Self::Corrupt { .. } | Self::NotFound(_) => false,
+            Self::Config(_)
+            | Self::Corrupt { .. }
+            | Self::NotFound(_)
+            | Self::DocumentNotFound(_)
+            | Self::DocumentExists(_)
+            | Self::Conflict { .. }
+            | Self::VersionMismatch { .. }
+            | Self::Invalid { .. }
+            | Self::Query(_) => false,
         }
     }
 
     pub(crate) fn query(what: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
-        move |source| Self::Query { what, source }
+        move |source| Self::Statement { what, source }
     }
 }
 

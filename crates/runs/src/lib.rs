@@ -1,7 +1,6 @@
 //! The app's database: SQLite by default, PostgreSQL when the app has a `postgresql-db`
-//! binding (sqlx, migrations embedded and applied at start), and the run history kept in it.
-//! Shared by everything in the app that keeps state (the documents' metadata will live here
-//! too). See `docs/DATABASE.md`.
+//! binding (sqlx, migrations embedded and applied at start), and what the app keeps in it: the
+//! run history and the documents' metadata. Only this crate speaks SQL. See `docs/DATABASE.md`.
 //!
 //! Modules:
 //! - [`store`]: [`Store`] (one pool of either backend, `open` = connect + migrate, `ping`,
@@ -12,15 +11,27 @@
 //!   [`Store::get`], [`Store::list`].
 //! - [`deliveries`]: what the local AWS side did per occurrence ([`Store::record_delivery`])
 //!   and the joined [`Occurrence`] view.
+//! - [`documents`]: the documents' metadata ([`Document`]): the upload lifecycle as
+//!   compare-and-set steps, the delete outbox, queries of the `Documents` entity set.
+//! - [`audit`]: the documents' audit log ([`Event`]).
+//! - `docsql` (private): OData `$filter`/`$search`/`$orderby`/paging → SQL, for both.
 //! - [`error`]: [`Error`], with [`Error::is_unavailable`] for the app's 503.
 
+pub mod audit;
 pub mod deliveries;
+mod docsql;
+pub mod documents;
 pub mod error;
 pub mod history;
 pub mod migrations;
 pub mod store;
 
+pub use audit::{Event, EventPage, NewEvent};
 pub use deliveries::{Delivery, DeliveryOutcome, NewDelivery, Occurrence};
+pub use docsql::QueryPage;
+pub use documents::{
+    Attributes, DocKey, DocPage, DocStatus, Document, DocumentPatch, NewDocument, OutboxEntry,
+};
 pub use error::Error;
 pub use history::{Claim, Cursor, NewRun, Outcome, Page, Run, RunFilter};
 pub use store::{Store, StoreConfig};

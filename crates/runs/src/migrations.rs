@@ -18,17 +18,26 @@ use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Mig
 pub enum Dialect {
     /// SQLite 3.35 or newer (RETURNING, ON CONFLICT DO NOTHING); sqlx bundles a newer one.
     Sqlite,
-    /// PostgreSQL 12 or newer.
+    /// PostgreSQL 13 or newer (`pg_trgm` is a trusted extension from 13 on, so the
+    /// database owner may create it; on 12 a superuser must have created it).
     Postgres,
 }
 
 /// Every migration: version, description, SQLite text, PostgreSQL text.
-pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "runs",
-    include_str!("../migrations/sqlite/0001_runs.sql"),
-    include_str!("../migrations/postgres/0001_runs.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "runs",
+        include_str!("../migrations/sqlite/0001_runs.sql"),
+        include_str!("../migrations/postgres/0001_runs.sql"),
+    ),
+    (
+        2,
+        "documents",
+        include_str!("../migrations/sqlite/0002_documents.sql"),
+        include_str!("../migrations/postgres/0002_documents.sql"),
+    ),
+];
 
 /// The migrations of one dialect, as sqlx's source.
 #[derive(Debug, Clone, Copy)]

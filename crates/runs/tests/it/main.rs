@@ -4,6 +4,7 @@
 
 mod concurrency;
 mod deliveries;
+mod documents;
 mod history;
 mod open;
 
