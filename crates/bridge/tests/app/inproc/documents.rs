@@ -157,7 +157,7 @@ async fn create_upload_download_patch_delete() {
             .to_owned();
         assert!(disposition.starts_with("attachment;"), "{disposition}");
         assert!(disposition.contains("floor plan 7.pdf"), "{disposition}");
-        assert_eq!(r.text().await.unwrap().as_bytes(), PDF);
+        assert_eq!(r.bytes(), PDF);
         let r = app
             .get_with(&path, Some(&app.editor()), &[("range", "bytes=1-4")])
             .await;

@@ -114,6 +114,10 @@ impl Resp {
         &self.headers
     }
 
+    pub fn bytes(self) -> Vec<u8> {
+        self.body
+    }
+
     pub async fn text(self) -> Result<String, std::string::FromUtf8Error> {
         String::from_utf8(self.body)
     }
