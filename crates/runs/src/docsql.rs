@@ -220,8 +220,16 @@ impl Frag {
         Frag::new("(").add(a).push(op).add(b).push(")").done()
     }
 
-    /// `(items[0] sep items[1] …)`.
-    fn join(items: Vec<Frag>, sep: &str) -> Self {
+    /// `(items[0] sep items[1] …)`. Long `AND`/`OR` chains are nested as a balanced tree:
+    /// SQLite parses a flat chain into a tree as deep as the chain is long, and refuses trees
+    /// deeper than 1000 (`SQLITE_MAX_EXPR_DEPTH`), which a long UI5 filter
+    /// (`ID eq … or ID eq … or …`) would reach.
+    fn join(mut items: Vec<Frag>, sep: &str) -> Self {
+        const FLAT: usize = 16;
+        if items.len() > FLAT && (sep == " AND " || sep == " OR ") {
+            let right = items.split_off(items.len() / 2);
+            return Frag::join(vec![Frag::join(items, sep), Frag::join(right, sep)], sep);
+        }
         let mut out = Frag::new("(");
         for (i, f) in items.into_iter().enumerate() {
             if i > 0 {
@@ -498,11 +506,16 @@ impl<'a> Tr<'a> {
             return Ok(Frag::boolean(hit));
         }
         let with_null = values.iter().any(Value::is_null);
-        // A time with a sub-microsecond part equals no stored time (all are microseconds).
+        // A time finer than a microsecond, or outside the years 0000 to 9999, equals no stored
+        // time.
         let values: Vec<&Value> = values
             .iter()
             .filter(|v| !v.is_null())
-            .filter(|v| !matches!(v, Value::DateTimeOffset(t) if t.nanosecond() % 1000 != 0))
+            .filter(|v| {
+                let (min, max) = stored_range();
+                !matches!(v, Value::DateTimeOffset(t)
+                    if t.nanosecond() % 1000 != 0 || *t < min || *t > max)
+            })
             .collect();
         let (left, ty) = self.scalar(&l)?;
         let mut parts = Vec::new();
@@ -1040,19 +1053,37 @@ enum SubMicro<'e> {
     ),
 }
 
-/// A comparison with a time literal finer than a microsecond, rewritten for stored times, which
-/// are whole microseconds: `x > t` is `x > floor(t)`, `x <= t` is `x <= floor(t)`, `x eq t`
-/// never holds. (PostgreSQL would round such a parameter; SQLite compare it as text.)
+/// The earliest and latest time stored (RFC 3339 has four-digit years; the app's clock is in
+/// between).
+fn stored_range() -> (DateTime<Utc>, DateTime<Utc>) {
+    let min =
+        DateTime::<Utc>::from_timestamp(-62_167_219_200, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let max = DateTime::<Utc>::from_timestamp(253_402_300_799, 999_999_000)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    (min, max)
+}
+
+/// A comparison with a time literal no stored time can equal, rewritten for the stored times,
+/// which are whole microseconds of the years 0000 to 9999: for a literal finer than a
+/// microsecond, `x > t` is `x > floor(t)` and `x <= t` is `x <= floor(t)`; a literal after
+/// 9999 compares like 9999-12-31T23:59:59.999999Z that way, one before 0000 like a time just
+/// before 0000-01-01; `x eq t` never holds. (PostgreSQL would round such a parameter, and
+/// SQLite compares times as text, where a five-digit year sorts first.)
 fn sub_micro<'e>(
     op: CmpOp,
     l: &std::borrow::Cow<'e, Expr>,
     r: &std::borrow::Cow<'e, Expr>,
 ) -> SubMicro<'e> {
-    let fine = |e: &Expr| match e {
-        Expr::Lit(Value::DateTimeOffset(t)) if t.nanosecond() % 1000 != 0 => Some(*t),
+    let (min, max) = stored_range();
+    let odd = |e: &Expr| match e {
+        Expr::Lit(Value::DateTimeOffset(t))
+            if t.nanosecond() % 1000 != 0 || *t < min || *t > max =>
+        {
+            Some(*t)
+        }
         _ => None,
     };
-    let (op, other, t) = match (fine(l), fine(r)) {
+    let (op, other, t) = match (odd(l), odd(r)) {
         (None, Some(t)) => (op, l.clone(), t),
         (Some(t), None) => {
             let mirrored = match op {
@@ -1066,7 +1097,17 @@ fn sub_micro<'e>(
         }
         _ => return SubMicro::Cmp(op, l.clone(), r.clone()),
     };
-    let floor = std::borrow::Cow::Owned(Expr::Lit(Value::DateTimeOffset(t.trunc_subsecs(6))));
+    let lit = |t| std::borrow::Cow::Owned(Expr::Lit(Value::DateTimeOffset(t)));
+    if t < min {
+        // Every stored time is after t.
+        return match op {
+            CmpOp::Eq => SubMicro::Const(false),
+            CmpOp::Ne => SubMicro::Const(true),
+            CmpOp::Gt | CmpOp::Ge => SubMicro::Cmp(CmpOp::Ge, other, lit(min)),
+            CmpOp::Lt | CmpOp::Le => SubMicro::Cmp(CmpOp::Lt, other, lit(min)),
+        };
+    }
+    let floor = lit(t.trunc_subsecs(6).min(max));
     match op {
         CmpOp::Eq => SubMicro::Const(false),
         CmpOp::Ne => SubMicro::Const(true),

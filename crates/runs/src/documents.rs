@@ -678,7 +678,10 @@ impl Store {
                     tx.commit().await.map_err(Error::query("finish upload"))?;
                     Some(doc)
                 }
-                None => None,
+                None => {
+                    tx.rollback().await.map_err(Error::query("finish upload"))?;
+                    None
+                }
             }
         });
         match updated {
@@ -820,7 +823,10 @@ impl Store {
                     tx.commit().await.map_err(Error::query("update document"))?;
                     Some(doc)
                 }
-                None => None,
+                None => {
+                    tx.rollback().await.map_err(Error::query("update document"))?;
+                    None
+                }
             }
         });
         if let Some(doc) = updated {
@@ -878,6 +884,7 @@ impl Store {
                 .await
                 .map_err(Error::query("delete document"))?;
             let Some(doc) = row.as_ref().map(decode_document).transpose()? else {
+                tx.rollback().await.map_err(Error::query("delete document"))?;
                 return Ok(None);
             };
             sqlx::query(queue)
@@ -968,6 +975,7 @@ impl Store {
                 .await
                 .map_err(Error::query("outbox done"))?;
             let Some(row) = row else {
+                tx.rollback().await.map_err(Error::query("outbox done"))?;
                 return Ok(false);
             };
             let document: String = get(&row, "document_id")?;
