@@ -203,7 +203,7 @@ fn manifest_deps(manifest: &str) -> Vec<Dep> {
 }
 
 /// Crates that must do no IO: parsers and models only.
-const PURE_CRATES: &[&str] = &["cfenv", "odata", "iam", "schedule"];
+const PURE_CRATES: &[&str] = &["cfenv", "odata", "iam", "schedule", "documents"];
 
 /// What a pure crate may depend on: data types, (de)serialisation, errors, our pure crates.
 const PURE_DEPS: &[&str] = &[
@@ -216,10 +216,13 @@ const PURE_DEPS: &[&str] = &[
     "chrono-tz",
     "percent-encoding",
     "uuid",
+    // Hashing (SHA-256 of documents) is computation, not IO.
+    "aws-lc-rs",
     "cfenv",
     "odata",
     "iam",
     "schedule",
+    "documents",
 ];
 
 /// Crates that are tools for development and tests, never part of what is deployed.
