@@ -24,10 +24,16 @@ use chrono::{DateTime, Utc};
 
 /// The built-in schedule files (`deploy/aws/schedules/`): the schedules the deployed app
 /// watches, and `bridge dev`'s default.
-pub const BUILT_IN_SCHEDULES: &[(&str, &str)] = &[(
-    "deploy/aws/schedules/ping.json (built in)",
-    include_str!("../../../../deploy/aws/schedules/ping.json"),
-)];
+pub const BUILT_IN_SCHEDULES: &[(&str, &str)] = &[
+    (
+        "deploy/aws/schedules/ping.json (built in)",
+        include_str!("../../../../deploy/aws/schedules/ping.json"),
+    ),
+    (
+        "deploy/aws/schedules/reconcile.json (built in)",
+        include_str!("../../../../deploy/aws/schedules/reconcile.json"),
+    ),
+];
 
 /// The longest the watchdog sleeps.
 const MAX_SLEEP: Duration = Duration::from_secs(60);

@@ -274,6 +274,9 @@ pub async fn store_bytes(
         .await?)
 }
 
+/// Longest text field of a form before its file part.
+pub const MAX_FORM_FIELD: usize = 64 * 1024;
+
 type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
 
 fn is_form(content_type: &str) -> bool {
@@ -286,20 +289,31 @@ fn is_form(content_type: &str) -> bool {
 /// The first part of a form that carries a file (a `filename`), as a stream, with its
 /// declared type. Other parts before it (small text fields) are skipped, at most 16 of them.
 async fn file_part(body: Body, boundary: String) -> Result<(Option<String>, BodyStream), ApiError> {
-    let constraints = multer::Constraints::new()
-        .size_limit(multer::SizeLimit::new().for_field("__text__", 64 * 1024));
-    let mut form =
-        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let malformed = |e: multer::Error| {
+        odata_error(
+            400,
+            format!("The multipart/form-data body is malformed: {e}"),
+        )
+    };
+    let mut form = multer::Multipart::new(body.into_data_stream(), boundary);
     for _ in 0..16 {
-        let field = form.next_field().await.map_err(|e| {
-            odata_error(
-                400,
-                format!("The multipart/form-data body is malformed: {e}"),
-            )
-        })?;
-        let Some(field) = field else { break };
+        let Some(mut field) = form.next_field().await.map_err(malformed)? else {
+            break;
+        };
         if field.file_name().is_none() {
-            continue; // a plain form field; its bytes are skipped as the next field is read
+            // A plain form field (UI5 may send some before the file): read and dropped, at
+            // most MAX_FORM_FIELD bytes.
+            let mut read = 0usize;
+            while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                read += chunk.len();
+                if read > MAX_FORM_FIELD {
+                    return Err(odata_error(
+                        413,
+                        format!("A form field before the file is larger than {MAX_FORM_FIELD} bytes"),
+                    ));
+                }
+            }
+            continue;
         }
         let declared = field.content_type().map(ToString::to_string);
         // The form owns the stream; keep it alive by moving it into the part's stream.
