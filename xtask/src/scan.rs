@@ -7,6 +7,20 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 
+/// `s` with every byte but RFC 3986's unreserved characters as `%XX` (upper case, as SigV4
+/// encodes query values).
+fn percent_encoded(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Scans `dir`; returns the number of (secrets, files) checked.
 #[allow(clippy::print_stdout)]
 pub(crate) fn run(dir: &Path) -> anyhow::Result<(usize, usize)> {
@@ -21,6 +35,9 @@ pub(crate) fn run(dir: &Path) -> anyhow::Result<(usize, usize)> {
                 for line in std::fs::read_to_string(&path)?.lines() {
                     if line.trim().len() >= 8 {
                         secrets.insert(line.trim().to_owned());
+                        // A secret in a URL (a presigned URL's session token, a query
+                        // parameter) is logged percent-encoded: look for that form too.
+                        secrets.insert(percent_encoded(line.trim()));
                     }
                 }
             }
@@ -98,6 +115,12 @@ fn find_leaks(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn percent_encoded_forms_are_secrets_too() {
+        assert_eq!(percent_encoded("a+b/c=="), "a%2Bb%2Fc%3D%3D");
+        assert_eq!(percent_encoded("plain-token_1.2~"), "plain-token_1.2~");
+    }
 
     #[test]
     fn finds_a_planted_secret_and_passes_clean_logs() {
