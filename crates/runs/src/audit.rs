@@ -3,7 +3,7 @@
 //! The document operations of [`crate::documents`] that change a row write their event in the
 //! same transaction; everything else the app audits (content reads, presigned URLs, finalize,
 //! reconcile repairs) goes through [`Store::record_event`]. [`Store::query_events`] answers the
-//! `DocumentEvents` entity set with the translator of [`crate::docsql`] (properties
+//! `DocumentEvents` entity set with the crate's OData → SQL translator (properties
 //! [`properties`]; `$search` is not supported there: filter with `contains` instead).
 //! Events are never changed or removed by the app; they outlive the documents they name.
 

@@ -61,11 +61,11 @@ use crate::migrations::Dialect;
 use crate::store::Backend;
 use crate::{Error, Store};
 
-/// The longest `$skiptoken` accepted (what `odata` accepts too).
-pub(crate) const MAX_TOKEN_LEN: usize = 2048;
+/// The longest `$skiptoken` accepted (what `odata` accepts).
+const MAX_TOKEN_LEN: usize = odata::query::MAX_SKIPTOKEN_LEN;
 
 /// Tokens longer than this refer to their row by key instead of carrying its sort values.
-pub(crate) const INLINE_TOKEN_MAX: usize = 1024;
+const INLINE_TOKEN_MAX: usize = 1024;
 
 /// The characters `trim` removes: Rust's `char::is_white_space` set (Unicode `White_Space`).
 const WHITE_SPACE: &str = "\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}\u{2001}\u{2002}\u{2003}\
@@ -464,9 +464,9 @@ impl<'a> Tr<'a> {
         if let (Expr::Lit(a), Expr::Lit(b)) = (&*l, &*r) {
             return Ok(Frag::boolean(literal_cmp(op, a, b)));
         }
-        let (op, l, r) = match sub_micro(op, &l, &r) {
-            SubMicro::Const(b) => return Ok(Frag::boolean(b)),
-            SubMicro::Cmp(op, l, r) => (op, l, r),
+        let (op, l, r) = match unstorable_time(op, &l, &r) {
+            Rewritten::Const(b) => return Ok(Frag::boolean(b)),
+            Rewritten::Cmp(op, l, r) => (op, l, r),
         };
         let (nl, nr) = (self.nullable(&l), self.nullable(&r));
         let (a, ta) = self.scalar(&l)?;
@@ -1044,7 +1044,7 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
-enum SubMicro<'e> {
+enum Rewritten<'e> {
     Const(bool),
     Cmp(
         CmpOp,
@@ -1069,11 +1069,11 @@ fn stored_range() -> (DateTime<Utc>, DateTime<Utc>) {
 /// 9999 compares like 9999-12-31T23:59:59.999999Z that way, one before 0000 like a time just
 /// before 0000-01-01; `x eq t` never holds. (PostgreSQL would round such a parameter, and
 /// SQLite compares times as text, where a five-digit year sorts first.)
-fn sub_micro<'e>(
+fn unstorable_time<'e>(
     op: CmpOp,
     l: &std::borrow::Cow<'e, Expr>,
     r: &std::borrow::Cow<'e, Expr>,
-) -> SubMicro<'e> {
+) -> Rewritten<'e> {
     let (min, max) = stored_range();
     let odd = |e: &Expr| match e {
         Expr::Lit(Value::DateTimeOffset(t))
@@ -1095,24 +1095,24 @@ fn sub_micro<'e>(
             };
             (mirrored, r.clone(), t)
         }
-        _ => return SubMicro::Cmp(op, l.clone(), r.clone()),
+        _ => return Rewritten::Cmp(op, l.clone(), r.clone()),
     };
     let lit = |t| std::borrow::Cow::Owned(Expr::Lit(Value::DateTimeOffset(t)));
     if t < min {
         // Every stored time is after t.
         return match op {
-            CmpOp::Eq => SubMicro::Const(false),
-            CmpOp::Ne => SubMicro::Const(true),
-            CmpOp::Gt | CmpOp::Ge => SubMicro::Cmp(CmpOp::Ge, other, lit(min)),
-            CmpOp::Lt | CmpOp::Le => SubMicro::Cmp(CmpOp::Lt, other, lit(min)),
+            CmpOp::Eq => Rewritten::Const(false),
+            CmpOp::Ne => Rewritten::Const(true),
+            CmpOp::Gt | CmpOp::Ge => Rewritten::Cmp(CmpOp::Ge, other, lit(min)),
+            CmpOp::Lt | CmpOp::Le => Rewritten::Cmp(CmpOp::Lt, other, lit(min)),
         };
     }
     let floor = lit(t.trunc_subsecs(6).min(max));
     match op {
-        CmpOp::Eq => SubMicro::Const(false),
-        CmpOp::Ne => SubMicro::Const(true),
-        CmpOp::Gt | CmpOp::Ge => SubMicro::Cmp(CmpOp::Gt, other, floor),
-        CmpOp::Lt | CmpOp::Le => SubMicro::Cmp(CmpOp::Le, other, floor),
+        CmpOp::Eq => Rewritten::Const(false),
+        CmpOp::Ne => Rewritten::Const(true),
+        CmpOp::Gt | CmpOp::Ge => Rewritten::Cmp(CmpOp::Gt, other, floor),
+        CmpOp::Lt | CmpOp::Le => Rewritten::Cmp(CmpOp::Le, other, floor),
     }
 }
 
@@ -1410,6 +1410,11 @@ impl Store {
         page_size: usize,
     ) -> Result<QueryPage<T>, Error> {
         self.ready().await?;
+        // An absolute `$skiptoken=N` (an entity type not flagged for keyset paging) was not
+        // issued here: following it would serve the first page again.
+        if options.skiptoken.is_some() {
+            return Err(bad_token());
+        }
         let plan = Plan::new(self.dialect(), table, ty, options)?;
         let (after, served) = self.cursor(&plan, token).await?;
         let top = options

@@ -21,9 +21,9 @@
 //! two instances do not work on one entry), [`Store::outbox_done`] (the entry and the row go in
 //! one transaction) and [`Store::outbox_retry`].
 //!
-//! Queries ([`Store::query_documents`], [`Store::count_documents`]) go through
-//! [`crate::docsql`]: the OData property names of [`PROPERTIES`] map to columns; rows in status
-//! `deleted` are never part of a result.
+//! Queries ([`Store::query_documents`], [`Store::count_documents`]) go through the crate's
+//! OData → SQL translator (`docs/DATABASE.md`): the OData property names of [`properties`] map
+//! to columns; rows in status `deleted` are never part of a result.
 
 use std::time::Duration;
 
@@ -1043,7 +1043,7 @@ impl Store {
 
     /// One page of `Documents` (never `deleted` ones) as `options` ask: `$filter`, `$search`,
     /// `$orderby`, `$top`, `$skip` (first page only), `$count`, translated to SQL (see
-    /// [`crate::docsql`]); `skiptoken` is the keyset token of a previous page's `next_token`.
+    /// `docs/DATABASE.md`); `skiptoken` is the keyset token of a previous page's `next_token`.
     /// A query that cannot be translated, or a token this store did not issue for it, is
     /// [`Error::Query`] (a 400). `$select` is left to the app.
     pub async fn query_documents(

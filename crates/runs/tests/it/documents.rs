@@ -1143,6 +1143,23 @@ async fn bad_tokens_and_untranslatable_queries_are_400s() {
                 assert!(matches!(err, Err(Error::Query(_))), "{name}: {q}");
             }
         }
+        // An absolute token (of an entity type not paged by key) was not issued here.
+        let absolute = options(&ty, "$skiptoken=5");
+        let err = store
+            .query_documents(&ty, &absolute, None, 1)
+            .await
+            .unwrap_err();
+        assert_eq!(query_error(&err).target.as_deref(), Some("$skiptoken"));
+        let keyset = ty.clone().keyset_paging();
+        let sent = options(
+            &keyset,
+            &format!("$orderby=location desc&$skiptoken={token}"),
+        );
+        let page = store
+            .query_documents(&keyset, &sent, sent.skiptoken_text.as_deref(), 1)
+            .await
+            .unwrap();
+        assert_eq!(page.rows.len(), 1, "{name}: the token as odata parses it");
         // `attributes` is refused by the parser already (a JSON object).
         assert!(QueryOptions::parse(Some("$orderby=attributes"), &ty).is_err());
         assert!(QueryOptions::parse(Some("$filter=attributes eq null"), &ty).is_err());
