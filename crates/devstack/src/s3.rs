@@ -207,10 +207,19 @@ impl LocalS3Service {
             complete(&mut resp, &request_id, resource.as_deref());
             return Box::pin(async move { Ok(resp) });
         }
+        let is_head = req.method() == hyper::Method::HEAD;
         let fut = call(req);
         Box::pin(async move {
             let mut resp = fut.await?;
             complete(&mut resp, &request_id, resource.as_deref());
+            if is_head && resp.status().as_u16() >= 400 {
+                // A HEAD answer has no body (RFC 9110 §9.3.2), errors included: S3 sends the
+                // status and headers only. s3s writes its error document anyway, which breaks
+                // an HTTP/2 stream after the status.
+                resp.headers_mut().remove(hyper::header::CONTENT_LENGTH);
+                resp.headers_mut().remove(hyper::header::CONTENT_TYPE);
+                *resp.body_mut() = s3s::Body::empty();
+            }
             Ok(resp)
         })
     }
