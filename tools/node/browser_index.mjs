@@ -1,6 +1,7 @@
 // The app's index page in a real browser (Debian's chromium, driven by playwright-core):
-// sign in through the local XSUAA's login page, load the buckets, open the catalog's service
-// document and $metadata, and print what a user saw as ONE JSON line on stdout.
+// sign in through the local XSUAA's login page, load the buckets, list, upload, download and
+// delete a document, open the catalog's service document and $metadata, and print what a user
+// saw as ONE JSON line on stdout.
 //
 // usage: node browser_index.mjs <app-url> <username> <password-env-var-name>
 //
@@ -68,6 +69,54 @@ await finish(SCRIPT, browser, steps, async () => {
     );
   });
 
+  // The document list: the demo documents, an upload through the form (CSRF token fetched
+  // by the page), a download through the link, a delete.
+  const rowNames = () =>
+    page.$$eval('#documents-rows tr', (rows) =>
+      rows.map((r) => ({
+        name: r.querySelector('td')?.textContent.trim() ?? '',
+        status: r.querySelector('td.status')?.textContent.trim() ?? '',
+      })),
+    );
+  const documentsBefore = await step('list the documents', async () => {
+    await page.waitForSelector('#documents-rows tr');
+    return rowNames();
+  });
+  const uploaded = await step('upload a document', async () => {
+    await page.setInputFiles('#upload-file', {
+      name: 'from the browser.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('hello from the browser\n'),
+    });
+    await page.fill('#upload-number', 'BROWSER-0001');
+    await page.click('#upload');
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('#documents-rows tr')].some((r) =>
+        r.textContent.includes('from the browser.txt') && r.querySelector('a.download')),
+    );
+    return (await rowNames()).find((r) => r.name === 'from the browser.txt');
+  });
+  const downloaded = await step('download it', async () => {
+    const row = page.locator('#documents-rows tr', { hasText: 'from the browser.txt' });
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: TIMEOUT_MS }),
+      row.locator('a.download').click(),
+    ]);
+    const stream = await download.createReadStream();
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    return { fileName: download.suggestedFilename(), text: Buffer.concat(chunks).toString('utf8') };
+  });
+  const documentsAfterDelete = await step('delete it', async () => {
+    const row = page.locator('#documents-rows tr', { hasText: 'from the browser.txt' });
+    await row.locator('button.delete').click();
+    await page.waitForFunction(() =>
+      ![...document.querySelectorAll('#documents-rows tr')].some((r) =>
+        r.textContent.includes('from the browser.txt')),
+    );
+    return rowNames();
+  });
+
   const catalogStatus = await step('open the catalog', async () => {
     const response = await clickAndNavigate('#catalog');
     const text = await response.text();
@@ -93,5 +142,9 @@ await finish(SCRIPT, browser, steps, async () => {
     consoleErrors,
     catalogStatus,
     metadataHasEdmx,
+    documentsBefore,
+    uploaded,
+    downloaded,
+    documentsAfterDelete,
   };
 });

@@ -210,6 +210,18 @@ async fn editor_signs_in_reads_and_csrf_guards_changes() {
             .contains("insufficient_scope")
     );
 
+    // Documents too: without the token a create is refused before it is read; with it the
+    // request reaches the documents code (here: 400, the body lacks `fileName`), and nothing
+    // was created by the refused one.
+    let docs = format!("{}/catalog/Documents", s.app);
+    let r = b.post(&docs, &[]).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["x-csrf-token"], "Required");
+    let r = b.post(&docs, &[("x-csrf-token", &csrf)]).await;
+    assert_eq!(r.status(), 400);
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["target"], "fileName", "{e}");
+
     // Sign out: the session is gone.
     let r = b.get(&format!("{}/logout", s.app), &[]).await;
     assert_eq!(r.status(), 200);

@@ -1,7 +1,7 @@
 //! The index page in a real browser: `bridge dev` on ephemeral ports, then Debian's chromium
 //! driven by `tools/node/browser_index.mjs` (playwright-core) signs in as alice through the local
-//! XSUAA's login page, loads the buckets, and opens the catalog's service document and
-//! `$metadata`. Both the browser and the npm package come from `cargo xtask install`; without
+//! XSUAA's login page, loads the buckets, lists the demo documents, uploads, downloads and
+//! deletes one through the page, and opens the catalog's service document and `$metadata`. Both the browser and the npm package come from `cargo xtask install`; without
 //! them this test fails (it never skips). Also: `bridge dev` refuses the catalog to a token
 //! without Read, and a restart on the same data directory keeps users and credentials.
 
@@ -257,6 +257,24 @@ fn signs_in_and_shows_the_buckets_of_the_local_s3() {
     assert_eq!(seen["catalogStatus"], 200, "{seen}");
     assert_eq!(seen["metadataHasEdmx"], true, "{seen}");
     assert_eq!(seen["consoleErrors"], serde_json::json!([]), "{seen}");
+    // The document list: the demo documents, then one uploaded, downloaded and deleted
+    // through the page.
+    let names = |key: &str| -> BTreeSet<String> {
+        seen[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let before = names("documentsBefore");
+    for demo in ["README.txt", "floor-plan.pdf"] {
+        assert!(before.contains(demo), "no demo document {demo}: {seen}");
+    }
+    assert_eq!(seen["uploaded"]["status"], "available", "{seen}");
+    assert_eq!(seen["downloaded"]["fileName"], "from the browser.txt", "{seen}");
+    assert_eq!(seen["downloaded"]["text"], "hello from the browser\n", "{seen}");
+    assert_eq!(names("documentsAfterDelete"), before, "{seen}");
 }
 
 /// `curl` of `url` with a bearer token: (status, body).
