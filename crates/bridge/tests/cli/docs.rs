@@ -1,8 +1,9 @@
 //! `bridge docs …` as a user runs it, against `bridge dev` on ephemeral ports: the dev users
 //! sign in with the password grant (`alice`: Bridge Editor, `bob`: Bridge Viewer, passwords
 //! from the banner), files go up and come back byte for byte with their SHA-256, the list's
-//! query options reach the app, a failed upload leaves no document behind, and refusals and
-//! bad flags get their exit codes and say what is wrong.
+//! query options reach the app, a download that does not match its SHA-256 is not kept, a
+//! failed upload leaves no document behind, and refusals and bad flags get their exit codes and
+//! say what is wrong.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -62,6 +63,10 @@ impl Drop for Dev {
 
 impl Dev {
     fn start() -> Self {
+        Self::start_env(&[])
+    }
+
+    fn start_env(env: &[(&str, &str)]) -> Self {
         testkit::logs::init();
         let dir = tempfile::tempdir().unwrap();
         let mut child = bridge()
@@ -71,6 +76,7 @@ impl Dev {
             .arg("--data-dir")
             .arg(dir.path().join("dev"))
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -215,7 +221,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 #[test]
 fn an_editor_uploads_lists_gets_audits_and_removes() {
-    let dev = Dev::start();
+    // Pages of one entity: every list below follows the app's next links.
+    let dev = Dev::start_env(&[("BRIDGE_MAX_PAGE_SIZE", "1")]);
     let files = dev.work("files");
     let big = big_text();
     let small = b"hello documents\nsecond line\n".to_vec();
@@ -329,6 +336,34 @@ fn an_editor_uploads_lists_gets_audits_and_removes() {
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("note.txt exists"), "{}", r.stderr);
+    // Bytes that no longer match the document's SHA-256 (the object changed behind the app's
+    // back, here in the local S3's directory): refused, and nothing is kept.
+    let meta = &listed[1];
+    assert_eq!(meta["ID"], note.id.as_str());
+    let object = devstack::layout::s3_dir(&dev.dir.path().join("dev"))
+        .join(meta["bucket"].as_str().unwrap())
+        .join(meta["objectKey"].as_str().unwrap());
+    let mut tampered = std::fs::read(&object).unwrap();
+    assert_eq!(tampered, small, "the object is the file's bytes");
+    tampered[0] ^= 0x20;
+    std::fs::write(&object, &tampered).unwrap();
+    let r = run(
+        dev.docs(Some("alice"))
+            .args(["get", &note.id, "-o"])
+            .arg(out.join("tampered.txt")),
+        "",
+        false,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("SHA-256 mismatch"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the partial file was removed"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.join("tampered.txt").exists());
+    std::fs::write(&object, &small).unwrap();
+
     // No temporary file is left beside the targets.
     for dir in [&out, &here] {
         let names: Vec<String> = std::fs::read_dir(dir)
