@@ -229,6 +229,17 @@ struct Inner {
     refresh_grants: std::sync::atomic::AtomicU64,
 }
 
+/// The app client's grant types locally: the descriptor's, plus the password grant, so that
+/// `bridge docs --user` works against `bridge dev` out of the box. The deployed descriptor
+/// does not enable it (SAP advises against the password grant; a deployed app's users pass a
+/// token with `--token`, or an operator adds the grant to `xs-security.json` deliberately).
+fn dev_grant_types(mut grant_types: Vec<String>) -> Vec<String> {
+    if !grant_types.iter().any(|g| g == "password") {
+        grant_types.push("password".to_owned());
+    }
+    grant_types
+}
+
 /// The local XSUAA: descriptor, keys, clients, users and HTTP routes.
 #[derive(Clone)]
 pub struct LocalXsuaa {
@@ -281,7 +292,7 @@ impl LocalXsuaa {
             id: client_id.clone(),
             secret: Some(Secret::new(identity.client_secret)),
             authorities,
-            grant_types: descriptor.grant_types(),
+            grant_types: dev_grant_types(descriptor.grant_types()),
             certificates: Vec::new(),
         };
         let mut clients = BTreeMap::new();

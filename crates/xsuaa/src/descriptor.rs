@@ -792,12 +792,7 @@ mod tests {
         assert_eq!(d.refresh_token_validity(), 604_800);
         assert_eq!(
             d.grant_types(),
-            [
-                "client_credentials",
-                "authorization_code",
-                "refresh_token",
-                "password"
-            ]
+            ["client_credentials", "authorization_code", "refresh_token"]
         );
         assert_eq!(
             d.scopes_for_role_collections(&["Bridge Viewer"], "bridge!t1"),
