@@ -590,7 +590,7 @@ fn fields(
             match value {
                 serde_json::Value::Null => Ok(None),
                 serde_json::Value::String(s) => {
-                    check_text(s, max).map_err(|why| bad(why))?;
+                    check_text(s, max).map_err(&bad)?;
                     Ok(Some(s.clone()))
                 }
                 _ => Err(bad("must be a string")),
@@ -601,7 +601,7 @@ fn fields(
                 let Some(s) = text(MAX_FILE_NAME)? else {
                     return Err(bad("must not be null"));
                 };
-                check_file_name(&s).map_err(|why| bad(why))?;
+                check_file_name(&s).map_err(&bad)?;
                 f.file_name = Some(s);
             }
             "mediaType" => {

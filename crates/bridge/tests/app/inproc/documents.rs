@@ -109,6 +109,9 @@ impl TestApp {
     }
 }
 
+/// A refused upload: what it is, its headers, its body, the status it gets.
+type Case = (&'static str, Vec<(&'static str, String)>, Vec<u8>, StatusCode);
+
 fn id_of(v: &Value) -> String {
     v["ID"].as_str().unwrap().to_owned()
 }
@@ -321,7 +324,7 @@ async fn refused_uploads_keep_nothing() {
                 .await,
         );
         let path = format!("/catalog/Documents({id})/content");
-        let cases: Vec<(&str, Vec<(&str, String)>, Vec<u8>, StatusCode)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "a Content-Length over the limit",
                 vec![
