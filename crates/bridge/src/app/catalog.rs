@@ -1,7 +1,9 @@
 //! The OData V4 service at `/catalog` (the seed's `CatalogService`): entity set `Buckets`
 //! (`id` = `name` = the bucket name, `created` = its creation date) read from S3 ListBuckets
 //! through `awslink`, the unbound function `getBuckets()` returning the same rows, and the
-//! read-only entity set `Runs`, the job run history from the app's database (`runs`).
+//! read-only entity set `Runs`, the job run history from the app's database (`runs`); the
+//! `Documents` and `DocumentEvents` sets are [`super::documents`]'s, which this module hands
+//! their requests to (after the Read scope, before anything else).
 //!
 //! `Runs` applies the query options in memory over the newest [`runs::history::MAX_LIST`]
 //! runs (a bounded page): `$filter`, `$orderby`, `$top` and paging see at most those. Pushing
@@ -19,7 +21,8 @@
 //!   with 304;
 //! - the S3 call runs under the upstream deadline; failures are classified by
 //!   [`super::upstream`] (502/503/504 naming the dependency and its error code);
-//! - only GET and HEAD: other methods are 405, `$batch` is 501 (not implemented yet).
+//! - `Buckets` and `Runs` take only GET and HEAD: other methods are 405; `$batch` is 501 (not
+//!   implemented yet).
 
 use std::sync::LazyLock;
 
