@@ -17,6 +17,10 @@ mod catalog;
 mod common;
 /// manifest.yml and mta.yaml agree with the app.
 mod deploy;
+/// Documents under faults on the real chain: S3 gone mid-upload (503, no object, the row
+/// `pending` again), the database gone mid-upload on SQLite and PostgreSQL (503, the object
+/// taken away again).
+mod documents;
 /// Stopped, hanging and refusing dependencies: 502/503/504 naming them, recovery, cached credentials.
 mod faults;
 /// Hostile clients (issue 12): open redirects, made-up methods, floods, slow headers, shutdown.

@@ -14,6 +14,10 @@ mod creds;
 mod dev;
 /// `bridge docs …` against `bridge dev`: upload, list, get, rm, audit as the dev users.
 mod docs;
+/// Documents end to end under `bridge dev`: 1 GiB streamed up and down, 100 concurrent
+/// transfers, presigned upload/finalize/download, ranges, the keys as the aws CLI lists them,
+/// the demo documents, and `kill -9` during 50 uploads followed by restart and reconcile.
+mod documents;
 /// `bridge env check`.
 mod env;
 /// `bridge runs`: the run history from SQLite and from a bound PostgreSQL.
