@@ -26,6 +26,9 @@ const READ: &str = "bridge!t1.Read";
 const WRITE: &str = "bridge!t1.Write";
 const MIB: usize = 1 << 20;
 
+/// Feeds an upload body chunk by chunk.
+type BodySender = mpsc::Sender<Result<Bytes, std::io::Error>>;
+
 /// The dev stack and the app on a database of the test's choosing.
 struct Docs {
     dev: DevStack,
@@ -169,13 +172,7 @@ impl Docs {
 
     /// Starts `PUT …/content` with a body the test feeds through the returned sender; the
     /// task answers the status and the body.
-    fn upload(
-        &self,
-        id: &str,
-    ) -> (
-        mpsc::Sender<Result<Bytes, std::io::Error>>,
-        tokio::task::JoinHandle<(u16, Value)>,
-    ) {
+    fn upload(&self, id: &str) -> (BodySender, tokio::task::JoinHandle<(u16, Value)>) {
         let (tx, rx) = mpsc::channel(2);
         let req = self
             .http
@@ -217,7 +214,7 @@ fn mib(i: usize) -> Bytes {
     Bytes::from(b)
 }
 
-async fn send(tx: &mut mpsc::Sender<Result<Bytes, std::io::Error>>, range: std::ops::Range<usize>) {
+async fn send(tx: &mut BodySender, range: std::ops::Range<usize>) {
     for i in range {
         tx.send(Ok(mib(i))).await.unwrap();
     }
