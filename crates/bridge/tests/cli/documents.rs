@@ -983,9 +983,10 @@ async fn a_hundred_concurrent_transfers_of_mixed_sizes_keep_every_byte() {
     let token = Arc::new(dev.user_token("alice").await);
     let number = number("MIX");
     let sizes = mixed_sizes(100);
-    // The rows first, one after the other (FIXME: concurrent creates on SQLite fail with
-    // "database is locked": runs starts write transactions with a deferred BEGIN, whose
-    // read-to-write upgrade SQLite refuses without waiting for the busy timeout).
+    // The rows first, one after the other. FIXME: concurrent creates on SQLite get 503s
+    // ("database is locked" at once, not after the busy timeout): runs opens its write
+    // transactions with a deferred BEGIN, and the FTS5 trigger on `documents` makes SQLite
+    // refuse the write lock instead of waiting for it; BEGIN IMMEDIATE would wait.
     let mut docs = Vec::new();
     for (i, size) in sizes.iter().copied().enumerate() {
         let kind = if i % 3 == 0 { Kind::Text } else { Kind::Pdf };
