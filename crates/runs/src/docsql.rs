@@ -1393,6 +1393,18 @@ pub(crate) enum ExplainWhat<'o> {
 }
 
 impl Store {
+    /// The statement that opens a write transaction. SQLite's default `BEGIN` is deferred: it
+    /// takes the write lock only at the first write, and when another connection holds it then
+    /// (the FTS5 triggers make that the common case) SQLite answers `SQLITE_BUSY` at once
+    /// instead of waiting the busy timeout, because waiting could deadlock. `BEGIN IMMEDIATE`
+    /// takes the write lock up front, so concurrent writers queue for it.
+    pub(crate) fn write_begin(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "BEGIN IMMEDIATE",
+            Backend::Postgres(_) => "BEGIN",
+        }
+    }
+
     pub(crate) fn dialect(&self) -> Dialect {
         match self.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,

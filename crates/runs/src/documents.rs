@@ -538,7 +538,7 @@ impl Store {
             detail: None,
         };
         with_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(Error::query("create document"))?;
+            let mut tx = p.begin_with(self.write_begin()).await.map_err(Error::query("create document"))?;
             let row = sqlx::query(&sql)
                 .bind(new.id.to_string())
                 .bind(at)
@@ -661,7 +661,7 @@ impl Store {
             detail: Some(serde_json::json!({ "size": size, "sha256": sha256 }).to_string()),
         };
         let updated = with_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(Error::query("finish upload"))?;
+            let mut tx = p.begin_with(self.write_begin()).await.map_err(Error::query("finish upload"))?;
             let row = sqlx::query(&sql)
                 .bind(id.to_string())
                 .bind(size_db)
@@ -802,7 +802,7 @@ impl Store {
             detail: Some(serde_json::json!({ "fields": patch.fields() }).to_string()),
         };
         let updated = with_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(Error::query("update document"))?;
+            let mut tx = p.begin_with(self.write_begin()).await.map_err(Error::query("update document"))?;
             let row = sqlx::query(&sql)
                 .bind(id.to_string())
                 .bind(patch.file_name.as_deref())
@@ -875,7 +875,7 @@ impl Store {
             detail: None,
         };
         with_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(Error::query("delete document"))?;
+            let mut tx = p.begin_with(self.write_begin()).await.map_err(Error::query("delete document"))?;
             let row = sqlx::query(&sql)
                 .bind(id.to_string())
                 .bind(at)
@@ -968,7 +968,7 @@ impl Store {
     pub async fn outbox_done(&self, entry: Uuid) -> Result<bool, Error> {
         self.ready().await?;
         with_pool!(self, p => {
-            let mut tx = p.begin().await.map_err(Error::query("outbox done"))?;
+            let mut tx = p.begin_with(self.write_begin()).await.map_err(Error::query("outbox done"))?;
             let row = sqlx::query("DELETE FROM document_outbox WHERE id = $1 RETURNING document_id")
                 .bind(entry.to_string())
                 .fetch_optional(&mut *tx)

@@ -983,28 +983,24 @@ async fn a_hundred_concurrent_transfers_of_mixed_sizes_keep_every_byte() {
     let token = Arc::new(dev.user_token("alice").await);
     let number = number("MIX");
     let sizes = mixed_sizes(100);
-    // The rows first, one after the other. FIXME: concurrent creates on SQLite get 503s
-    // ("database is locked" at once, not after the busy timeout): runs opens its write
-    // transactions with a deferred BEGIN, and the FTS5 trigger on `documents` makes SQLite
-    // refuse the write lock instead of waiting for it; BEGIN IMMEDIATE would wait.
-    let mut docs = Vec::new();
+    // Every document created and transferred at once (creates, uploads and downloads all
+    // concurrent: on SQLite the writers queue for the write lock).
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
     for (i, size) in sizes.iter().copied().enumerate() {
         let kind = if i % 3 == 0 { Kind::Text } else { Kind::Pdf };
         let content = Content::new(1000 + i as u64, size, kind);
         let name = format!("file-{i:03}.{}", kind.extension());
-        let doc = dev
-            .create(
-                &token,
-                json!({"fileName": name, "mediaType": kind.media_type(), "documentNumber": number}),
-            )
-            .await;
-        docs.push((doc, content));
-    }
-    // Then every transfer at once.
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (doc, content) in docs {
-        tasks.spawn(transfer(dev.clone(), token.clone(), doc, content));
+        let (dev, token, number) = (dev.clone(), token.clone(), number.clone());
+        tasks.spawn(async move {
+            let doc = dev
+                .create(
+                    &token,
+                    json!({"fileName": name, "mediaType": kind.media_type(), "documentNumber": number}),
+                )
+                .await;
+            transfer(dev, token, doc, content).await
+        });
     }
     let mut done = Vec::new();
     while let Some(t) = tasks.join_next().await {

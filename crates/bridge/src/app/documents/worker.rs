@@ -9,7 +9,9 @@
 //!   under the key template's prefix with the rows and repairs what it finds (see
 //!   `docs/DOCUMENTS.md`): objects without rows older than the grace period are deleted,
 //!   `available` rows without objects become `failed`, `uploading` rows older than the grace
-//!   period go back to `pending`, `deleted` rows without an outbox entry are queued again.
+//!   period go back to `pending` (an object already at their key, completed just before the
+//!   app died, is deleted: it never passed the row's last step), `deleted` rows without an
+//!   outbox entry are queued again.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -204,6 +206,18 @@ pub async fn reconcile(state: &AppState) -> Result<serde_json::Value, ApiError> 
                 push(&mut missing, row.id);
             }
             runs::DocStatus::Uploading if now - row.modified_at > grace => {
+                // The app may have died after S3 completed the object but before the row said
+                // `available`: that object never passed the row's last step, so it goes, and
+                // the document may be uploaded again.
+                if seen.contains(key) {
+                    state
+                        .aws
+                        .s3
+                        .delete_object(&settings.bucket, key)
+                        .await
+                        .map_err(|e| crate::app::upstream::aws_error(&e))?;
+                    orphans_deleted += 1;
+                }
                 store.abort_upload(row.id, None, now).await?;
                 push(&mut stale_uploads, row.id);
             }

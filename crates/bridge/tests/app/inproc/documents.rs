@@ -110,7 +110,12 @@ impl TestApp {
 }
 
 /// A refused upload: what it is, its headers, its body, the status it gets.
-type Case = (&'static str, Vec<(&'static str, String)>, Vec<u8>, StatusCode);
+type Case = (
+    &'static str,
+    Vec<(&'static str, String)>,
+    Vec<u8>,
+    StatusCode,
+);
 
 fn id_of(v: &Value) -> String {
     v["ID"].as_str().unwrap().to_owned()
@@ -713,11 +718,39 @@ async fn reconcile_repairs_both_directions() {
             Some("application/pdf"),
             PDF.to_vec(),
         );
+        // An upload the app died in after S3 completed the object, before the row said so.
+        let stalled = app.create(json!({"fileName": "stalled.pdf"})).await;
+        let stalled_id: uuid::Uuid = id_of(&stalled).parse().unwrap();
+        app.store
+            .begin_upload(stalled_id, "sb-test-client", chrono::Utc::now())
+            .await
+            .unwrap();
+        app.s3.insert_object(
+            "bridge-documents",
+            stalled["objectKey"].as_str().unwrap(),
+            Some("application/pdf"),
+            PDF.to_vec(),
+        );
         let runner = app.token(&["JobRunner"]);
         let r = app.post("/jobs/reconcile", &runner).await;
         assert_eq!(r.status(), StatusCode::OK, "{db}");
         let report: Value = r.json().await.unwrap();
-        assert_eq!(report["objectsDeleted"], 1, "{db}: {report}");
+        assert_eq!(report["objectsDeleted"], 2, "{db}: {report}");
+        assert_eq!(
+            report["staleUploadsReset"][0],
+            stalled_id.to_string(),
+            "{db}: {report}"
+        );
+        assert_eq!(
+            app.doc(&stalled_id.to_string()).await["status"],
+            "pending",
+            "{db}"
+        );
+        assert!(
+            !app.objects().iter().any(|k| k.contains("stalled")),
+            "{db}: {:?}",
+            app.objects()
+        );
         assert_eq!(
             report["rowsWithoutObjects"][0],
             id_of(&lost),
