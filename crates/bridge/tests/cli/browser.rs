@@ -272,8 +272,14 @@ fn signs_in_and_shows_the_buckets_of_the_local_s3() {
         assert!(before.contains(demo), "no demo document {demo}: {seen}");
     }
     assert_eq!(seen["uploaded"]["status"], "available", "{seen}");
-    assert_eq!(seen["downloaded"]["fileName"], "from the browser.txt", "{seen}");
-    assert_eq!(seen["downloaded"]["text"], "hello from the browser\n", "{seen}");
+    assert_eq!(
+        seen["downloaded"]["fileName"], "from the browser.txt",
+        "{seen}"
+    );
+    assert_eq!(
+        seen["downloaded"]["text"], "hello from the browser\n",
+        "{seen}"
+    );
     assert_eq!(names("documentsAfterDelete"), before, "{seen}");
 }
 

@@ -309,7 +309,9 @@ async fn file_part(body: Body, boundary: String) -> Result<(Option<String>, Body
                 if read > MAX_FORM_FIELD {
                     return Err(odata_error(
                         413,
-                        format!("A form field before the file is larger than {MAX_FORM_FIELD} bytes"),
+                        format!(
+                            "A form field before the file is larger than {MAX_FORM_FIELD} bytes"
+                        ),
                     ));
                 }
             }
