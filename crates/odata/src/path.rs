@@ -415,12 +415,15 @@ mod tests {
         assert_eq!(
             parse(&s, &format!("{id}/Other.finalize"))
                 .map(|_| ())
-                .unwrap_err()
+                .expect_err("refused")
                 .status(),
             404
         );
         assert_eq!(
-            parse(&s, "Docs/finalize").map(|_| ()).unwrap_err().status(),
+            parse(&s, "Docs/finalize")
+                .map(|_| ())
+                .expect_err("refused")
+                .status(),
             400
         );
     }
