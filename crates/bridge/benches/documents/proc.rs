@@ -142,6 +142,13 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     (utime + stime) / ticks
 }
 
+/// `/proc/loadavg`'s 1, 5 and 15 minute load averages: other work on the machine shows here.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 /// Samples a process's `VmRSS` every 5 ms on a thread of its own until [`Sampler::finish`].
 pub struct Sampler {
     stop: Arc<AtomicBool>,

@@ -213,6 +213,10 @@ pub async fn run(dev: &DevStack, config: &Config) {
         );
         return;
     };
+    println!(
+        "  load average before the set-up: {}",
+        crate::proc::loadavg()
+    );
     wrk::ensure_installed();
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("documents-bench");
     let cap = tokio::task::block_in_place(|| cap::prepare(cap_src, &work.join("cap"), config.rows));
@@ -294,6 +298,10 @@ pub async fn run(dev: &DevStack, config: &Config) {
             peak_kib: 0,
         },
     ];
+    println!(
+        "  load average before the measurements: {}",
+        crate::proc::loadavg()
+    );
     let idle: Vec<u64> = targets
         .iter()
         .map(|t| status_kib(t.server.pid(), "VmRSS"))
@@ -523,11 +531,18 @@ pub async fn run(dev: &DevStack, config: &Config) {
             indexed_ratios.push((q.name, s / c, p / c));
         }
         worst_p50 = worst_p50.max(f[1].seq_p50).max(f[2].seq_p50);
+        let times = |x: f64| {
+            if c > 0.0 {
+                format!("{:.1}×", x / c)
+            } else {
+                "—".to_owned()
+            }
+        };
         println!(
-            "  {:<2} {c:>10.1} {s:>12.0} {p:>12.0} {:>7.1}× {:>7.1}× {:>22} {:>18} {:>18} {:>9.1} ms",
+            "  {:<2} {c:>10.1} {s:>12.0} {p:>12.0} {:>8} {:>8} {:>22} {:>18} {:>18} {:>9.1} ms",
             q.name,
-            s / c,
-            p / c,
+            times(s),
+            times(p),
             format!(
                 "{:.1} / {:.2} / {:.2}",
                 f[0].wrk_p50(),

@@ -172,6 +172,10 @@ pub async fn run(dev: &DevStack, config: &Config) {
          local S3; bodies in {} KiB chunks",
         CHUNK / 1024
     );
+    println!(
+        "  load average before the measurements: {}",
+        super::proc::loadavg()
+    );
     if !can_reset {
         println!("  (the kernel refused to reset VmHWM: peaks are the sampled VmRSS only)");
     }
