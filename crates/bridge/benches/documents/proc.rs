@@ -160,12 +160,24 @@ impl Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
+            // The process may be gone (a panic elsewhere kills it): then the samples so far.
+            let rss = || {
+                std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .ok()?
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))?
+                    .trim()
+                    .strip_suffix("kB")?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            };
             let mut max = 0;
             while !flag.load(Ordering::Relaxed) {
-                max = max.max(status_kib(pid, "VmRSS"));
+                max = max.max(rss().unwrap_or(0));
                 std::thread::sleep(Duration::from_millis(5));
             }
-            max.max(status_kib(pid, "VmRSS"))
+            max.max(rss().unwrap_or(0))
         });
         Self { stop, thread }
     }

@@ -319,7 +319,13 @@ pub async fn run(dev: &DevStack, config: &Config) {
         .filter(|q| config.queries.contains(&q.name))
         .collect();
     let path = |q: &Query| q.path.replace("{ID}", &doc_id);
-    let http = reqwest::Client::builder().http1_only().build().unwrap();
+    // A new connection per request: Node closes idle keep-alive connections after 5 s, and a
+    // request sent on one it is closing meets a reset.
+    let http = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
 
     // Correctness: our answers against CAP's.
     println!();
@@ -441,9 +447,11 @@ pub async fn run(dev: &DevStack, config: &Config) {
     for (qi, q) in queries.iter().enumerate() {
         for (ti, t) in targets.iter().enumerate() {
             let n = if ti == 0 { config.cap_seq } else { config.seq };
+            // One keep-alive connection, reused at once (well inside Node's 5 s).
             let client = reqwest::Client::builder()
                 .http1_only()
                 .pool_max_idle_per_host(1)
+                .pool_idle_timeout(Duration::from_secs(2))
                 .build()
                 .unwrap();
             t.get(&client, &path(q)).await;
