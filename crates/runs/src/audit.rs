@@ -100,6 +100,7 @@ pub(crate) static TABLE: Table = Table {
     default_order: &[("at", false)],
     always: None,
     search: None,
+    counts: None,
     select_sqlite: SELECT,
     select_postgres: SELECT,
 };

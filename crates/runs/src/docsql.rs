@@ -117,6 +117,20 @@ pub(crate) struct TextSearch {
     pub(crate) fts: Option<(&'static str, &'static str)>,
 }
 
+/// Counts the database keeps per value of two columns (a table maintained by triggers), so
+/// that `$count` of a filter naming only those columns is a sum over a few rows.
+#[derive(Debug)]
+pub(crate) struct Counts {
+    /// The counts table: columns `status`, `loc` (`''` for null, else `'=' || value`), `n`.
+    pub(crate) table: &'static str,
+    /// The property counted in `status` (a non-null text).
+    pub(crate) status: &'static str,
+    /// The property counted in `loc` (a nullable text).
+    pub(crate) location: &'static str,
+    /// The table's `always` condition, on the counts table's columns.
+    pub(crate) always: Option<&'static str>,
+}
+
 /// A table as the OData entity set sees it.
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -134,6 +148,8 @@ pub(crate) struct Table {
     pub(crate) always: Option<&'static str>,
     /// `$search`, if supported.
     pub(crate) search: Option<TextSearch>,
+    /// Kept counts, if any.
+    pub(crate) counts: Option<Counts>,
     /// The select list of SQLite.
     pub(crate) select_sqlite: &'static str,
     /// The select list of PostgreSQL.
@@ -1304,6 +1320,69 @@ struct Plan<'a> {
     tr: Tr<'a>,
     keys: Vec<SortKey<'a>>,
     conds: Vec<Frag>,
+    /// The count as a sum of kept counts, when the filter allows it.
+    counted: Option<Statement>,
+}
+
+/// The kept-counts statement of `options` on `table`: when there is no `$search` and the
+/// filter is absent or a conjunction of `eq` literals on the counted properties (each at most
+/// once), e.g. `status eq 'available' and location eq 'LOC-17'`.
+fn counted(table: &Table, ty: &EntityType, options: &QueryOptions) -> Option<Statement> {
+    let spec = table.counts.as_ref()?;
+    if options.search.is_some() {
+        return None;
+    }
+    let mut status: Option<String> = None;
+    let mut location: Option<Option<String>> = None;
+    if let Some(filter) = &options.filter {
+        let items = match filter.expr() {
+            Expr::And(items) => items.as_slice(),
+            e => std::slice::from_ref(e),
+        };
+        for item in items {
+            let Expr::Cmp(CmpOp::Eq, l, r) = item else {
+                return None;
+            };
+            let (index, value) = match (l.as_ref(), r.as_ref()) {
+                (Expr::Prop(i), Expr::Lit(v)) | (Expr::Lit(v), Expr::Prop(i)) => (*i, v),
+                _ => return None,
+            };
+            let property = ty.properties.get(index)?.name.as_str();
+            match (property, value) {
+                (p, Value::String(v)) if p == spec.status && status.is_none() => {
+                    status = Some(v.clone());
+                }
+                (p, Value::Null) if p == spec.status => return None,
+                (p, Value::String(v)) if p == spec.location && location.is_none() => {
+                    location = Some(Some(v.clone()));
+                }
+                (p, Value::Null) if p == spec.location && location.is_none() => {
+                    location = Some(None);
+                }
+                _ => return None,
+            }
+        }
+    }
+    let mut conds: Vec<Frag> = spec.always.iter().map(|a| Frag::new(a)).collect();
+    if let Some(status) = status {
+        conds.push(
+            Frag::new("status = ")
+                .add(Frag::bind(Bind::Text(status)))
+                .done(),
+        );
+    }
+    if let Some(location) = location {
+        let key = location.map_or_else(String::new, |l| format!("={l}"));
+        conds.push(Frag::new("loc = ").add(Frag::bind(Bind::Text(key))).done());
+    }
+    let mut f = Frag::new(&format!(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM {}",
+        spec.table
+    ));
+    if !conds.is_empty() {
+        f.push(" WHERE ").add(join_and(conds));
+    }
+    Some(f.done().into())
 }
 
 impl<'a> Plan<'a> {
@@ -1316,7 +1395,13 @@ impl<'a> Plan<'a> {
         let tr = Tr { table, ty, d };
         let keys = tr.keys(options)?;
         let conds = tr.where_clause(options)?;
-        Ok(Self { tr, keys, conds })
+        let counted = counted(table, ty, options);
+        Ok(Self {
+            tr,
+            keys,
+            conds,
+            counted,
+        })
     }
 
     fn select(&self, after: Option<&[KeyVal]>, limit: usize, offset: usize) -> Statement {
@@ -1346,6 +1431,9 @@ impl<'a> Plan<'a> {
     }
 
     fn count(&self) -> Statement {
+        if let Some(counted) = &self.counted {
+            return counted.clone();
+        }
         let mut f = Frag::new(&format!("SELECT COUNT(*) AS n FROM {}", self.tr.table.name));
         if !self.conds.is_empty() {
             f.push(" WHERE ").add(join_and(self.conds.clone()));

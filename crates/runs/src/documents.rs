@@ -34,7 +34,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::audit::{NewEvent, action};
-use crate::docsql::{Col, ExplainWhat, Kind, QueryPage, Record, Table, TextSearch};
+use crate::docsql::{Col, Counts, ExplainWhat, Kind, QueryPage, Record, Table, TextSearch};
 use crate::history::{corrupt, cut, get, micros, uuid_of, with_pool};
 use crate::migrations::Dialect;
 use crate::store::Backend;
@@ -307,6 +307,12 @@ pub(crate) static TABLE: Table = Table {
     search: Some(TextSearch {
         columns: &["file_name", "document_number"],
         fts: Some(("documents_fts", "seq")),
+    }),
+    counts: Some(Counts {
+        table: "document_counts",
+        status: "status",
+        location: "location",
+        always: Some("status <> 'deleted'"),
     }),
     select_sqlite: SELECT_SQLITE,
     select_postgres: SELECT_POSTGRES,

@@ -37,6 +37,12 @@ pub const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_documents.sql"),
         include_str!("../migrations/postgres/0002_documents.sql"),
     ),
+    (
+        3,
+        "document counts",
+        include_str!("../migrations/sqlite/0003_document_counts.sql"),
+        include_str!("../migrations/postgres/0003_document_counts.sql"),
+    ),
 ];
 
 /// The migrations of one dialect, as sqlx's source.
