@@ -58,8 +58,12 @@ pub fn init() {
         static FILE: OnceLock<Mutex<File>> = OnceLock::new();
         let Some(file) = open("log") else { return };
         let file: &'static Mutex<File> = FILE.get_or_init(|| Mutex::new(file));
+        // Everything at TRACE but `aws_sigv4`'s TRACE events (its canonical requests, with a
+        // presigned URL's session token in the query): the same cap as the app's
+        // `bridge::telemetry::ALWAYS`, so the scan checks what a deployed app could log.
+        let filter = tracing_subscriber::EnvFilter::new("trace,aws_sigv4=debug");
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+            .with_env_filter(filter)
             .with_ansi(false)
             .with_writer(move || SharedFile(file))
             .finish();
