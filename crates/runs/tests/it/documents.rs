@@ -1238,7 +1238,13 @@ async fn search_goes_through_the_text_index_and_short_terms_through_like() {
     for db in Db::both() {
         let store = db.open().await;
         let name = store.backend_name();
-        let docs = seed(&store).await;
+        let mut docs = seed(&store).await;
+        // Every chunk of `FI-2026-0001234` (`FI-20`, `26-00`, `01234`), but not the term.
+        let decoy = store
+            .create_document(&new_doc("FI-20_26-00_01234.pdf"))
+            .await
+            .unwrap();
+        docs.push(decoy);
         for search in [
             "report",
             "REPORT",
@@ -1264,8 +1270,26 @@ async fn search_goes_through_the_text_index_and_short_terms_through_like() {
             "nomatchxyz",
             "hr-2025 loc",
             "scan 0001234",
+            // Long ASCII terms (FTS5 chunks, then LIKE), with LIKE's metacharacters.
+            "fi-2026-0001234 scan.pdf",
+            "percent%_both",
+            "back\\slash.txt",
+            "[bracket].jpg",
+            "cole.PDF",
             &["a"; 1500].join(" "),
-        ] {
+        ]
+        .into_iter()
+        // Unicode case folding: FTS5's on SQLite; PostgreSQL's ILIKE folds by the database's
+        // locale, and the test server's is C (ASCII only).
+        .chain(
+            if name == "SQLite" {
+                &["ÉCOLE", "école.pdf"][..]
+            } else {
+                &[]
+            }
+            .iter()
+            .copied(),
+        ) {
             let opts = options(
                 &ty,
                 &format!(
