@@ -1567,3 +1567,57 @@ async fn the_common_queries_are_served_by_indexes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kept_counts_stay_exact_under_concurrent_moves_both_ways() {
+    let ty = entity_type();
+    for db in Db::both() {
+        let store = db.open().await;
+        let name = store.backend_name();
+        // 40 documents in one location: half uploading, half pending; then at once every
+        // pending one begins an upload and every uploading one is aborted (back to pending),
+        // so transactions move documents between the same two counters in both directions.
+        let mut pending = Vec::new();
+        let mut uploading = Vec::new();
+        for i in 0..40 {
+            let doc = store
+                .create_document(&new_doc(&format!("c{i}.pdf")))
+                .await
+                .unwrap();
+            if i % 2 == 0 {
+                store.begin_upload(doc.id, "bob", t0()).await.unwrap();
+                uploading.push(doc.id);
+            } else {
+                pending.push(doc.id);
+            }
+        }
+        let moves = pending
+            .iter()
+            .map(|id| {
+                let store = store.clone();
+                let id = *id;
+                tokio::spawn(async move { store.begin_upload(id, "bob", t0()).await.map(|_| ()) })
+            })
+            .chain(uploading.iter().map(|id| {
+                let store = store.clone();
+                let id = *id;
+                tokio::spawn(async move { store.abort_upload(id, None, t0()).await.map(|_| ()) })
+            }));
+        for r in join_all(moves).await {
+            r.unwrap().unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        for (filter, want) in [
+            ("status eq 'pending'", 20),
+            ("status eq 'uploading' and location eq 'LOC-1'", 20),
+            ("location eq 'LOC-1'", 40),
+            ("", 40),
+        ] {
+            let opts = options(&ty, &format!("$filter={filter}"));
+            assert_eq!(
+                store.count_documents(&ty, &opts).await.unwrap(),
+                want,
+                "{name}: {filter}"
+            );
+        }
+    }
+}
