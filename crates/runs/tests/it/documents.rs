@@ -1526,6 +1526,11 @@ async fn the_common_queries_are_served_by_indexes() {
                 "document_counts",
             ),
             (
+                "a status in key order",
+                page("$filter=status eq 'available'&$top=50").await,
+                "documents_by_status_id",
+            ),
+            (
                 "count of a filter the kept counts do not answer",
                 store
                     .explain_documents(&ty, &options(&ty, "$filter=status eq 'available' and size gt 10&$count=true"), None, true)
@@ -1562,6 +1567,12 @@ async fn the_common_queries_are_served_by_indexes() {
                 "{name} {shape}: expected {index} in\n{plan}"
             );
             assert!(!full_scan(&plan), "{name} {shape}: a full scan in\n{plan}");
+            if shape == "a status in key order" {
+                assert!(
+                    !plan.contains("TEMP B-TREE"),
+                    "{name} {shape}: sorted\n{plan}"
+                );
+            }
         }
         // The keyset condition of a later page enters the index at its position.
         let opts = options(&ty, "$orderby=createdAt desc");
