@@ -60,6 +60,9 @@ impl Setup {
                 min_refetch_interval: std::time::Duration::from_millis(100),
                 ..xsuaa::jwks::JwksOptions::default()
             },
+            // The test's own database: the default data directory is shared by every process
+            // on the machine (an earlier checkout's migrations in it fail this one's).
+            data_dir: Some(dir.path().join("app")),
             ..AppOptions::default()
         };
         adjust(&mut options);
