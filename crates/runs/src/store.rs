@@ -121,6 +121,14 @@ fn is_loopback(host: &str) -> bool {
 /// store answers [`Error::is_unavailable`] failures rather than hang a request.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged on its way out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// Rows a SQLite connection's worker thread may read ahead of the request taking them (sqlx's
+/// default is 50, less than a page of 50 plus the look-ahead row, so every page waited once
+/// for the reader).
+const ROW_BUFFER: usize = 1024;
+
 /// The app's database.
 #[derive(Clone)]
 pub struct Store {
@@ -185,14 +193,37 @@ impl Store {
                     SqlitePoolOptions::new()
                         .max_connections(8)
                         .acquire_timeout(ACQUIRE_TIMEOUT)
-                        .connect_lazy_with(options),
+                        // A connection to a file does not go stale: no ping (a round trip to
+                        // the connection's worker thread) before every statement.
+                        .test_before_acquire(false)
+                        .connect_lazy_with(options.row_buffer_size(ROW_BUFFER)),
                 )
             }
             StoreConfig::Postgres(options) => Backend::Postgres(
                 PgPoolOptions::new()
                     .max_connections(10)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_lazy_with((**options).clone()),
+                    // A ping is a round trip: only for a connection that sat idle long enough
+                    // for a server restart or a firewall to have dropped it (sqlx's documented
+                    // pattern); a busy pool sends none. A failed ping closes the connection and
+                    // the pool takes another.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PING_AFTER_IDLE {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
+                    // Statements stay prepared per connection (one round trip per query), but
+                    // each execution is planned with its values: a generic plan of
+                    // `status = $1` or `ILIKE $1` cannot know a common status from a rare one.
+                    .connect_lazy_with(
+                        (**options)
+                            .clone()
+                            .options([("plan_cache_mode", "force_custom_plan")]),
+                    ),
             ),
         };
         Ok(Self {
