@@ -240,10 +240,18 @@ pub fn format_datetime(t: &DateTime<Utc>) -> String {
     put(14, 2, t.minute());
     put(17, 2, t.second());
     put(20, 3, nanos / 1_000_000);
-    for (i, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
+    for (i, c) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ] {
         out[i] = c;
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The `odata.maxpagesize` of a `Prefer` header (`Prefer: odata.maxpagesize=50`); `None` if

@@ -394,7 +394,11 @@ async fn collection(
         .query_documents(ty, &options, options.skiptoken_text.as_deref(), size)
         .await?;
     let page = odata::apply::Page {
-        rows: page.rows.iter().map(entity).collect(),
+        rows: page
+            .rows
+            .into_iter()
+            .map(|d| d.into_entity(documents_type()))
+            .collect(),
         count: page.count.map(|c| usize::try_from(c).unwrap_or(usize::MAX)),
         next_skiptoken: None,
         next_token: page.next_token,
