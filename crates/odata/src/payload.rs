@@ -435,7 +435,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let secs = x.rem_euclid(253_402_300_800); // 0000-01-01 .. 9999-12-31
-            let nanos = u32::try_from(x.rem_euclid(1_000_000_000)).unwrap();
+            let nanos = u32::try_from(x.rem_euclid(1_000_000_000)).expect("below 10^9");
             cases.push(Utc.timestamp_opt(secs - 62_167_219_200, nanos).unwrap());
         }
         for t in &cases {
