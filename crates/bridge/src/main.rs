@@ -2,16 +2,6 @@
 
 use clap::Parser as _;
 
-/// mimalloc (Microsoft's allocator, thread-local free lists) instead of glibc's malloc, for
-/// Rust and, through its `override` feature (glibc supports replacing malloc by symbol
-/// interposition), for the bundled SQLite: a page of documents is a few thousand small
-/// allocations (sqlx copies every column value of every row), made on the connection's thread
-/// and freed on another, and glibc's malloc took about a fifth of `bridge serve`'s CPU for it
-/// (perf, under `cargo bench -p bridge --bench documents`). Test binaries that link the
-/// `bridge` library get mimalloc's malloc too.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let cli = bridge::cli::Cli::parse();
     bridge::telemetry::init();
