@@ -121,7 +121,7 @@ fn is_loopback(host: &str) -> bool {
 /// store answers [`Error::is_unavailable`] failures rather than hang a request.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a pooled PostgreSQL connection may sit idle before it is pinged on its way out.
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged as it is handed out.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Rows a SQLite connection's worker thread may read ahead of the request taking them (sqlx's
