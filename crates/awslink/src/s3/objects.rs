@@ -289,15 +289,23 @@ pub(crate) fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// Cuts an upload body into parts of `part_size` bytes (the last one shorter). It holds at
-/// most one part buffer plus the rest of the chunk that overflowed it, and grows the buffer
-/// by at most doubling up to `part_size`, so memory per part never exceeds `part_size` (plus
-/// one chunk of the body, whose size is the body producer's).
+/// most one part buffer plus the rest of the chunk that overflowed it. The first part's
+/// buffer grows by at most doubling up to `part_size` (a small body stays small); once a body
+/// is known to need more than one part, each later buffer is allocated at `part_size` at once,
+/// or is a spent part handed back through [`Parts::recycle`]. So memory per part never
+/// exceeds `part_size` (plus one chunk of the body, whose size is the body producer's), and a
+/// multipart upload that recycles its parts allocates two part buffers in all, whatever its
+/// size, instead of freeing and allocating 8 MiB per part (which an allocator may keep).
 pub(crate) struct Parts {
     body: ByteStream,
     part_size: usize,
     /// The unread rest of the last chunk.
     leftover: Option<Bytes>,
     ended: bool,
+    /// Parts cut so far.
+    cut: usize,
+    /// A spent part's buffer, for the next part.
+    spare: Option<Vec<u8>>,
 }
 
 /// The first allocation of a part buffer: small bodies stay small.
@@ -310,6 +318,21 @@ impl Parts {
             part_size: part_size.max(1),
             leftover: None,
             ended: false,
+            cut: 0,
+            spare: None,
+        }
+    }
+
+    /// Hands back a part that has been sent: when nothing else holds it any more (the S3
+    /// client dropped its copy) and it has a whole part's capacity, its buffer becomes the
+    /// next part's. A part that is still shared, or smaller, is simply dropped.
+    pub(crate) fn recycle(&mut self, spent: Bytes) {
+        if let Ok(unique) = spent.try_into_mut() {
+            let mut buffer = Vec::from(unique);
+            if buffer.capacity() >= self.part_size {
+                buffer.clear();
+                self.spare = Some(buffer);
+            }
         }
     }
 
@@ -333,7 +356,22 @@ impl Parts {
     /// ended (never an empty part).
     pub(crate) async fn next_part(&mut self) -> Result<Option<Bytes>, BodyError> {
         let size = self.part_size;
-        let mut buf: Vec<u8> = Vec::new();
+        let mut buf: Vec<u8> = match self.spare.take() {
+            Some(spare) => spare,
+            None if self.cut > 0 => Vec::with_capacity(size),
+            None => Vec::new(),
+        };
+        let part = self.fill(&mut buf, size).await?;
+        if buf.capacity() >= size {
+            // Not used (a whole part came in one chunk, or the body ended): kept for the next.
+            self.spare = Some(buf);
+        }
+        self.cut = self.cut.saturating_add(1);
+        Ok(part)
+    }
+
+    /// Fills `buf` (empty) up to `size` bytes: the part, or `None` at the end of the body.
+    async fn fill(&mut self, buf: &mut Vec<u8>, size: usize) -> Result<Option<Bytes>, BodyError> {
         while buf.len() < size {
             let Some(mut chunk) = self.chunk().await? else {
                 break;
@@ -360,7 +398,7 @@ impl Parts {
                 self.leftover = Some(chunk.slice(take..));
             }
         }
-        Ok((!buf.is_empty()).then(|| Bytes::from(buf)))
+        Ok((!buf.is_empty()).then(|| Bytes::from(std::mem::take(buf))))
     }
 
     /// Whether any byte is left, reading ahead at most one chunk.
@@ -417,6 +455,28 @@ mod tests {
         assert_eq!(parts.next_part().await.unwrap().unwrap().len(), 5);
         assert!(!parts.has_more().await.unwrap());
         assert!(parts.next_part().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_spent_part_is_the_next_parts_buffer_and_a_shared_one_is_not() {
+        let chunks = (0u8..8).map(|i| Ok(vec![i; 3])).collect();
+        let mut parts = Parts::new(body(chunks), 5);
+        let first = parts.next_part().await.unwrap().unwrap();
+        let first_at = first.as_ptr();
+        parts.recycle(first);
+        let second = parts.next_part().await.unwrap().unwrap();
+        assert_eq!(second.as_ptr(), first_at, "the spent buffer is reused");
+        assert_eq!(second.to_vec(), [1, 2, 2, 2, 3]);
+        let held = second.clone();
+        parts.recycle(second);
+        let third = parts.next_part().await.unwrap().unwrap();
+        assert_ne!(
+            third.as_ptr(),
+            held.as_ptr(),
+            "a part still held is never overwritten"
+        );
+        assert_eq!(held.to_vec(), [1, 2, 2, 2, 3]);
+        assert_eq!(third.to_vec(), [3, 3, 4, 4, 4]);
     }
 
     #[tokio::test]

@@ -180,10 +180,13 @@ impl SdkS3 {
         loop {
             size += current.len() as u64;
             let part_number = i32::try_from(number).unwrap_or(i32::MAX);
+            // A second handle on the part's buffer, to reuse it once the part is sent.
+            let sent = current.clone();
             let upload = self.upload_part(bucket, key, upload_id, part_number, current);
             let next = async { parts.next_part().await.map_err(PutError::Body) };
             let (done, next) = tokio::try_join!(upload, next)?;
             completed.push(done);
+            parts.recycle(sent);
             match next {
                 None => break,
                 Some(_) if number >= MAX_PARTS => {
