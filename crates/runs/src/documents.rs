@@ -396,38 +396,77 @@ impl Record for Document {
     }
 }
 
-/// A `documents` row.
+/// The columns of [`SELECT_SQLITE`] and [`SELECT_POSTGRES`], in their order: a row is read
+/// by position (a lookup by name hashes the name, for every column of every row), and the
+/// name says which column a decoding error is about.
+const SELECTED: [&str; 17] = [
+    "id",
+    "created_at",
+    "created_by",
+    "modified_at",
+    "modified_by",
+    "bucket",
+    "object_key",
+    "file_name",
+    "media_type",
+    "size",
+    "sha256",
+    "document_number",
+    "location",
+    "status",
+    "status_reason",
+    "attributes",
+    "version",
+];
+
+/// Column `i` of the select list.
+fn at<'r, R, T>(row: &'r R, i: usize) -> Result<T, Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+{
+    row.try_get(i).map_err(|e| Error::Corrupt {
+        field: SELECTED.get(i).copied().unwrap_or("column"),
+        detail: e.to_string(),
+    })
+}
+
+/// A `documents` row, selected with [`select`] (columns by position, see [`SELECTED`]). The
+/// ID, status and attributes are parsed from the row's own text, not from a copy of it.
 fn decode_document<R>(row: &R) -> Result<Document, Error>
 where
     R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
+    usize: ColumnIndex<R>,
+    for<'r> &'r str: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let status: String = get(row, "status")?;
-    let attributes: String = get(row, "attributes")?;
+    let id: &str = at(row, 0)?;
+    let status: &str = at(row, 13)?;
+    let attributes: &str = at(row, 15)?;
     Ok(Document {
-        id: uuid_of(row, "id")?,
-        created_at: get(row, "created_at")?,
-        created_by: get(row, "created_by")?,
-        modified_at: get(row, "modified_at")?,
-        modified_by: get(row, "modified_by")?,
-        bucket: get(row, "bucket")?,
-        object_key: get(row, "object_key")?,
-        file_name: get(row, "file_name")?,
-        media_type: get(row, "media_type")?,
-        size: get::<_, Option<i64>>(row, "size")?
-            .map(|s| u64::try_from(s).map_err(|_| corrupt("size", "negative")))
+        id: Uuid::parse_str(id).map_err(|_| corrupt(SELECTED[0], "not a UUID"))?,
+        created_at: at(row, 1)?,
+        created_by: at(row, 2)?,
+        modified_at: at(row, 3)?,
+        modified_by: at(row, 4)?,
+        bucket: at(row, 5)?,
+        object_key: at(row, 6)?,
+        file_name: at(row, 7)?,
+        media_type: at(row, 8)?,
+        size: at::<_, Option<i64>>(row, 9)?
+            .map(|s| u64::try_from(s).map_err(|_| corrupt(SELECTED[9], "negative")))
             .transpose()?,
-        sha256: get(row, "sha256")?,
-        document_number: get(row, "document_number")?,
-        location: get(row, "location")?,
-        status: DocStatus::parse(&status).ok_or_else(|| corrupt("status", "not a status"))?,
-        status_reason: get(row, "status_reason")?,
-        attributes: serde_json::from_str(&attributes)
-            .map_err(|_| corrupt("attributes", "not a JSON object"))?,
-        version: get(row, "version")?,
+        sha256: at(row, 10)?,
+        document_number: at(row, 11)?,
+        location: at(row, 12)?,
+        status: DocStatus::parse(status).ok_or_else(|| corrupt(SELECTED[13], "not a status"))?,
+        status_reason: at(row, 14)?,
+        attributes: serde_json::from_str(attributes)
+            .map_err(|_| corrupt(SELECTED[15], "not a JSON object"))?,
+        version: at(row, 16)?,
     })
 }
 
@@ -1129,5 +1168,26 @@ impl Store {
             binds: vec![crate::docsql::Bind::Text(id.to_string())],
         };
         self.explain_statement(&statement).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name each entry of a select list gives its column (`expr AS name`, else `expr`).
+    fn names(list: &str) -> Vec<String> {
+        list.split(',')
+            .map(|c| {
+                let c = c.trim();
+                c.rsplit_once(" AS ").map_or(c, |(_, name)| name).to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_read_in_the_order_both_select_lists_give() {
+        assert_eq!(names(SELECT_SQLITE), SELECTED);
+        assert_eq!(names(SELECT_POSTGRES), SELECTED);
     }
 }
